@@ -151,30 +151,38 @@ class StartEpochEvent(Event):
 class IterateBatchEvent(Event):
     """A pass over a loader starts.
 
-    Trackers that show progress append a callback to ``push_updates``; the
-    runner calls :meth:`update` at a throttled rate, never once per batch
-    when nobody listens.
+    Trackers that show progress append a callback to ``push_updates``. The
+    runner calls :meth:`update` at a throttled rate (a few times per second)
+    and once at the end of the pass, never once per batch.
 
     Attributes:
         source_name: the actor's name.
         batch_size: the loader's batch size.
         n_iter: the number of batches of the pass.
         dataset_size: the number of samples.
-        push_updates: progress callbacks ``(metrics, n_processes) -> None``.
+        push_updates: progress callbacks, called as
+            ``callback(metrics, n_processes, n_batches)``: the metrics so far
+            (possibly empty), the number of processes, and the number of
+            batches done since the previous call.
     """
 
     source_name: str
     batch_size: int | None
     n_iter: int
     dataset_size: int
-    push_updates: list[Callable[[Mapping[str, Any], int], None]] = (
+    push_updates: list[Callable[[Mapping[str, Any], int, int], None]] = (
         dataclasses.field(default_factory=list)
     )
 
-    def update(self, metrics: Mapping[str, Any], n_processes: int = 1) -> None:
-        """Report progress (and current metrics) to every callback."""
+    def update(
+        self,
+        metrics: Mapping[str, Any],
+        n_processes: int = 1,
+        n_batches: int = 1,
+    ) -> None:
+        """Report progress (and the metrics so far) to every callback."""
         for callback in self.push_updates:
-            callback(metrics, n_processes)
+            callback(metrics, n_processes, n_batches)
 
 
 @_frozen

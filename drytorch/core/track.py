@@ -213,14 +213,6 @@ class EventDispatcher:
         for name in list(self.named_trackers):
             self.remove(name)
 
-    def copy(self) -> EventDispatcher:
-        """A dispatcher with the same trackers that follows later changes."""
-        child = type(self)(self.exp_name)
-        child.named_trackers = dict(self.named_trackers)
-        child._parent = self
-        self._listeners.append(child)
-        return child
-
     def close(self) -> None:
         """Stop following the dispatcher this one was copied from."""
         parent, self._parent = self._parent, None

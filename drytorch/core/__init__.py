@@ -1,0 +1,1 @@
+"""The core: experiments, runs, the run registry, registration, events."""

@@ -1,0 +1,383 @@
+"""Experiments and runs.
+
+An :class:`Experiment` binds a configuration to a name, an output folder
+and trackers. A :class:`Run` is one execution of it, recorded in the
+experiment's :class:`~drytorch.core.registry.RunRegistry` so that it can be
+resumed, and with a status that tells the truth about how it ended.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pathlib
+import warnings
+from typing import Any, ClassVar, Generic, TypeVar
+
+from drytorch.core import (
+    exceptions,
+    exit_hooks,
+    gitinfo,
+    log_events,
+    naming,
+    scope,
+    track,
+)
+from drytorch.core.metadata import MetadataManager
+from drytorch.core.registry import TS_FMT, RunMetadata, RunRegistry, RunStatus
+
+__all__ = ['Experiment', 'Run', 'RunMetadata', 'RunRegistry', 'RunStatus']
+
+_T = TypeVar('_T')
+
+
+class Experiment(Generic[_T]):
+    """An experiment: a configuration, a name, an output folder, trackers.
+
+    Subclass it with the configuration type (``Experiment[MyConfig]``) to
+    read the configuration of the active run with :meth:`get_config`.
+
+    Attributes:
+        par_dir: the folder where the experiment's outputs go.
+        tags: free-form labels, handed to trackers.
+        trackers: the trackers of the experiment's runs.
+    """
+
+    folder_name: ClassVar[str] = '.drytorch'
+
+    def __init__(
+        self,
+        config: _T,
+        *,
+        name: str = '',
+        par_dir: str | pathlib.Path = pathlib.Path(),
+        tags: list[str] | None = None,
+    ) -> None:
+        """Args:
+            config: the configuration (ideally a frozen dataclass).
+            name: the experiment's name; empty means the class name.
+            par_dir: the folder where the experiment's outputs go.
+            tags: free-form labels.
+
+        Raises:
+            InvalidNameError: if the name cannot be a folder name.
+            TypeError: if tags are not strings.
+        """  # noqa: D205
+        self._name = naming.validate_name(
+            name or type(self).__name__, 'experiment name'
+        )
+        tags = list(tags or [])
+        for tag in tags:
+            if not isinstance(tag, str):
+                msg = f'Expected tags of type str, got {type(tag).__name__}.'
+                raise TypeError(msg)
+        self._config = config
+        self.par_dir = pathlib.Path(par_dir)
+        self.tags = tags
+        track.ensure_default_trackers()
+        self.trackers = track.EventDispatcher(self._name)
+        self.trackers.subscribe(**track.DEFAULT_TRACKERS)
+        self._registry: RunRegistry | None = None
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(name={self._name})'
+
+    @property
+    def name(self) -> str:
+        """The experiment's name."""
+        return self._name
+
+    @property
+    def config(self) -> _T:
+        """The experiment's configuration."""
+        return self._config
+
+    @property
+    def registry(self) -> RunRegistry:
+        """The registry of the experiment's runs."""
+        if self._registry is None:
+            path = self.par_dir / self.folder_name / self._name
+            self._registry = RunRegistry(path)
+        return self._registry
+
+    @property
+    def run(self) -> Run:
+        """The active run of this experiment.
+
+        Raises:
+            NoActiveExperimentError: if none of its runs is active.
+        """
+        run = scope.active_run()
+        if run is None or run.experiment is not self:
+            raise exceptions.NoActiveExperimentError(self._name)
+        return run
+
+    def create_run(
+        self,
+        *,
+        run_id: str | None = None,
+        resume: bool = False,
+        record: bool = True,
+    ) -> Run:
+        """Create a run (recorded as ``created``), or resume a recorded one.
+
+        Args:
+            run_id: the run's id; default: the current time, made unique.
+            resume: resume the run with this id (default: the last one).
+            record: record the run in the registry.
+
+        Raises:
+            InvalidNameError: if the id cannot be a folder name.
+            RunAlreadyRecordedError: if a new run is asked for with an id
+                that is already recorded.
+        """
+        if run_id is not None:
+            naming.validate_name(run_id, 'run id')
+        if not record:
+            run_id = run_id or _unrecorded_id()
+            return Run(self, run_id, resumed=resume, record=False)
+        if resume:
+            registry = self.registry
+            found = registry.get(run_id) if run_id else registry.last()
+            if found is not None:
+                run = Run(self, found.id, resumed=True)
+                run._recorded = True
+                return run
+            if run_id is None:
+                warnings.warn(exceptions.NoPreviousRunsWarning(), stacklevel=2)
+            else:
+                warnings.warn(
+                    exceptions.NotExistingRunWarning(run_id), stacklevel=2
+                )
+        record_ = self.registry.register_new_run(
+            run_id, commit=gitinfo.head_commit()
+        )
+        run = Run(self, record_.id)
+        run._recorded = True
+        return run
+
+    @classmethod
+    def get_current(cls) -> Experiment[Any]:
+        """The experiment of the active run.
+
+        Raises:
+            NoActiveExperimentError: if no run of this class is active.
+        """
+        run = scope.active_run()
+        if run is None or not isinstance(run.experiment, cls):
+            experiment_class = None if cls is Experiment else cls
+            raise exceptions.NoActiveExperimentError(
+                experiment_class=experiment_class
+            )
+        return run.experiment
+
+    @classmethod
+    def get_config(cls) -> Any:
+        """The configuration of the active run's experiment.
+
+        Raises:
+            NoActiveExperimentError: if no run of this class is active.
+        """
+        return cls.get_current().config
+
+
+def _unrecorded_id() -> str:
+    now = datetime.datetime.now()
+    return f'{now.strftime(TS_FMT)}_{now.microsecond:06d}_{os.getpid()}'
+
+
+class Run:
+    """One execution of an experiment; a context manager.
+
+    Attributes:
+        id: the run id.
+        resumed: whether it resumes a recorded run.
+        record: whether it is recorded in the registry.
+        status: created, running, completed, failed or interrupted.
+        created_at: when the run object was created.
+        metadata_manager: names and descriptions of its models and actors.
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment[Any],
+        run_id: str | None,
+        resumed: bool = False,
+        record: bool = True,
+    ) -> None:
+        """Args:
+        experiment: the experiment it executes.
+        run_id: the id; default: the current time.
+        resumed: whether it resumes a recorded run.
+        record: whether to record it in the registry.
+        """  # noqa: D205
+        self.created_at = datetime.datetime.now()
+        self.id = naming.validate_name(
+            run_id or self.created_at.strftime(TS_FMT), 'run id'
+        )
+        self._experiment = experiment
+        self.resumed = resumed
+        self.record = record
+        self.status: RunStatus = 'created'
+        self.metadata_manager = MetadataManager()
+        self._recorded = False
+        self._key: tuple[str, str, str] | None = None
+        self._dispatcher: track.EventDispatcher | None = None
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(id={self.id}, status={self.status})'
+
+    @property
+    def experiment(self) -> Experiment[Any]:
+        """The experiment it executes."""
+        return self._experiment
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What identifies the run across Run objects (resume)."""
+        if self._key is None:
+            par_dir = str(self._experiment.par_dir.resolve())
+            self._key = (par_dir, self._experiment.name, self.id)
+        return self._key
+
+    @property
+    def created_at_str(self) -> str:
+        """Creation time as ``%Y-%m-%d@%Hh%Mm%Ss``."""
+        return self.created_at.strftime(TS_FMT)
+
+    def is_active(self) -> bool:
+        """Whether the run is running."""
+        return self.status == 'running'
+
+    def start(self) -> Run:
+        """Start the run: record it ``running`` and make it the active run.
+
+        Raises:
+            NestedScopeError: if another run is active (nothing is changed).
+            RunInUseError: if a live process is running this run.
+        """
+        if self.status == 'running':
+            warnings.warn(exceptions.RunAlreadyRunningWarning(), stacklevel=2)
+            return self
+        experiment = self._experiment
+        with scope.lock:
+            current = scope.active_run()
+            if current is not None:
+                raise exceptions.NestedScopeError(
+                    current.experiment.name, experiment.name
+                )
+            if self.record:
+                registry = experiment.registry
+                if not self._recorded:
+                    registry.register_new_run(
+                        self.id, commit=gitinfo.head_commit()
+                    )
+                    self._recorded = True
+                registry.mark_running(self.id)
+            if self.status != 'created':
+                self.resumed = True  # started again after it ended
+            self.status = 'running'
+            self._dispatcher = _RunDispatcher(self, experiment.trackers)
+            scope.enter(self)
+            exit_hooks.install()
+        self.publish(self._start_event())
+        return self
+
+    def _start_event(self) -> log_events.StartExperimentEvent:
+        experiment = self._experiment
+        return log_events.StartExperimentEvent(
+            config=experiment.config,
+            exp_name=experiment.name,
+            run_ts=self.created_at,
+            run_id=self.id,
+            resumed=self.resumed,
+            par_dir=experiment.par_dir,
+            tags=list(experiment.tags),
+        )
+
+    def stop(self) -> None:
+        """Stop the run and record it ``completed``."""
+        if self.status == 'created':
+            warnings.warn(exceptions.RunNotStartedWarning(), stacklevel=2)
+            return
+        if self.status != 'running':
+            warnings.warn(
+                exceptions.RunAlreadyCompletedWarning(), stacklevel=2
+            )
+            return
+        self.finish('completed')
+
+    def finish(self, status: RunStatus) -> None:
+        """Stop the run, recording the given final status."""
+        if self.status != 'running':
+            return
+        experiment = self._experiment
+        try:
+            self.publish(
+                log_events.StopExperimentEvent(
+                    exp_name=experiment.name, run_id=self.id, status=status
+                )
+            )
+        finally:
+            try:
+                if self.record:
+                    experiment.registry.update_run_status(self.id, status)
+            finally:
+                self.status = status
+                if self._dispatcher is not None:
+                    self._dispatcher.close()
+                scope.leave(self)
+
+    def publish(self, event: log_events.Event) -> None:
+        """Hand an event to the run's trackers.
+
+        Raises:
+            AccessOutsideScopeError: if the run is not running.
+        """
+        dispatcher = self._dispatcher
+        if dispatcher is None or self.status != 'running':
+            raise exceptions.AccessOutsideScopeError()
+        dispatcher.publish(event)
+
+    def __enter__(self) -> Run:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: object,
+    ) -> None:
+        if exc_type is None:
+            status: RunStatus = 'completed'
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = 'interrupted'
+        else:
+            status = 'failed'
+        self.finish(status)
+
+
+class _RunDispatcher(track.EventDispatcher):
+    """The trackers of one run: failures detach a tracker from it only.
+
+    It follows the experiment's dispatcher, so a tracker subscribed while
+    the run is active joins it and receives the run's start event first.
+    """
+
+    def __init__(
+        self, run: Run, experiment_dispatcher: track.EventDispatcher
+    ) -> None:
+        super().__init__(experiment_dispatcher.exp_name)
+        self._run = run
+        self.named_trackers = dict(experiment_dispatcher.named_trackers)
+        self._parent = experiment_dispatcher
+        experiment_dispatcher._listeners.append(self)
+
+    def _on_late_subscription(self, tracker: track.Tracker) -> None:
+        if self._run.is_active():
+            try:
+                tracker.notify(self._run._start_event())
+            except Exception as error:  # noqa: BLE001 -- isolate trackers
+                for name, other in list(self.named_trackers.items()):
+                    if other is tracker:
+                        self._detach(name, error)

@@ -1,0 +1,202 @@
+"""Trackers and dispatch: routing, singledispatch subclasses, isolation."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from conftest import Config, RecordingTracker
+from typing_extensions import override
+
+from drytorch.core import exceptions, log_events, track
+from drytorch.core.experiment import Experiment
+from drytorch.core.track import EventDispatcher, Tracker
+
+
+class MetricOnly(Tracker):
+    def __init__(self) -> None:
+        self.metrics: list[log_events.MetricEvent] = []
+
+    @track.on(log_events.MetricEvent)
+    def _on_metric(self, event: log_events.MetricEvent) -> None:
+        self.metrics.append(event)
+
+
+class Failing(Tracker):
+    def __init__(self) -> None:
+        self.calls = 0
+        self.cleaned = 0
+
+    @track.on(log_events.StartExperimentEvent)
+    def _boom(self, event: log_events.StartExperimentEvent) -> None:
+        self.calls += 1
+        raise OSError('disk full')
+
+    def clean_up(self) -> None:
+        self.cleaned += 1
+
+
+class SingleDispatch(Tracker):
+    """Written the seed tutorial's way."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @functools.singledispatchmethod
+    @override
+    def notify(self, event: log_events.Event) -> None:
+        return super().notify(event)
+
+    @notify.register
+    def _(self, event: log_events.ModelRegistrationEvent) -> None:
+        self.seen.append(event.model_name)
+        return super().notify(event)
+
+
+def metric_event() -> log_events.MetricEvent:
+    return log_events.MetricEvent('m', 's', 1, {'a': 1.0})
+
+
+def test_routing_only_to_handlers() -> None:
+    dispatcher = EventDispatcher('E')
+    metric = MetricOnly()
+    dispatcher.subscribe(metric)
+    dispatcher.publish(log_events.EndTrainingEvent('x'))
+    dispatcher.publish(metric_event())
+    assert len(metric.metrics) == 1
+    assert not MetricOnly.handles(log_events.EndTrainingEvent)
+    assert MetricOnly.handles(log_events.StopExperimentEvent)
+
+
+def test_base_handler_receives_subclasses(recorder: RecordingTracker) -> None:
+    dispatcher = EventDispatcher('E')
+    dispatcher.subscribe(recorder)
+    dispatcher.publish(metric_event())
+    dispatcher.publish(log_events.EndTrainingEvent('x'))
+    assert recorder.names() == ['MetricEvent', 'EndTrainingEvent']
+
+
+def test_subclass_override_replaces_handler() -> None:
+    class Child(MetricOnly):
+        def __init__(self) -> None:
+            super().__init__()
+            self.child_calls = 0
+
+        @track.on(log_events.MetricEvent)
+        def _on_metric(self, event: log_events.MetricEvent) -> None:
+            self.child_calls += 1
+
+    child = Child()
+    child.notify(metric_event())
+    assert child.child_calls == 1
+    assert child.metrics == []
+
+
+def test_on_rejects_non_events() -> None:
+    with pytest.raises(TypeError, match='Event'):
+        track.on(int)  # type: ignore[arg-type]
+
+
+def test_duplicate_subscription() -> None:
+    dispatcher = EventDispatcher('E')
+    dispatcher.subscribe(MetricOnly())
+    with pytest.raises(exceptions.TrackerAlreadyRegisteredError):
+        dispatcher.subscribe(MetricOnly())
+    dispatcher.subscribe(other=MetricOnly())
+    assert list(dispatcher.named_trackers) == ['MetricOnly', 'other']
+
+
+def test_remove() -> None:
+    dispatcher = EventDispatcher('E')
+    dispatcher.subscribe(MetricOnly())
+    dispatcher.remove('MetricOnly')
+    with pytest.raises(exceptions.TrackerNotUsedError):
+        dispatcher.remove('MetricOnly')
+
+
+def test_subscribe_rejects_non_tracker() -> None:
+    with pytest.raises(TypeError, match='Tracker'):
+        EventDispatcher('E').subscribe(object())  # type: ignore[arg-type]
+
+
+def test_failing_tracker_detached_from_run_only(config: Config) -> None:
+    exp = Experiment(config, name='E')
+    failing = Failing()
+    exp.trackers.subscribe(failing)
+    for _ in range(2):
+        with pytest.warns(exceptions.TrackerExceptionWarning, match='disk'):
+            with exp.create_run():
+                pass
+    # detached from each run, still subscribed to the experiment
+    assert failing.calls == 2
+    assert failing.cleaned == 2
+    assert 'Failing' in exp.trackers.named_trackers
+
+
+def test_failing_tracker_does_not_stop_others(
+    config: Config, recorder: RecordingTracker
+) -> None:
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(Failing(), recorder)
+    with pytest.warns(exceptions.TrackerExceptionWarning):
+        with exp.create_run():
+            pass
+    assert recorder.names() == [
+        'StartExperimentEvent',
+        'StopExperimentEvent',
+    ]
+
+
+def test_keyboard_interrupt_propagates(config: Config) -> None:
+    class Interrupting(Tracker):
+        @track.on(log_events.MetricEvent)
+        def _stop(self, event: log_events.MetricEvent) -> None:
+            raise KeyboardInterrupt
+
+    dispatcher = EventDispatcher('E')
+    dispatcher.subscribe(Interrupting())
+    with pytest.raises(KeyboardInterrupt):
+        dispatcher.publish(metric_event())
+
+
+def test_singledispatch_subclass_still_works(config: Config) -> None:
+    from torch import nn
+
+    from drytorch.lib.models import Model
+
+    exp = Experiment(config, name='E')
+    tracker = SingleDispatch()
+    exp.trackers.subscribe(tracker)
+    with exp.create_run():
+        Model(nn.Linear(1, 1), name='lin')
+        assert SingleDispatch.get_current() is tracker
+    assert tracker.seen == ['lin']
+    with pytest.raises(exceptions.TrackerNotUsedError):
+        SingleDispatch.get_current()
+
+
+def test_late_subscription_gets_start_event(
+    config: Config, recorder: RecordingTracker
+) -> None:
+    exp = Experiment(config, name='E')
+    with exp.create_run(run_id='r'):
+        exp.trackers.subscribe(recorder)
+        assert RecordingTracker.get_current() is recorder
+    assert recorder.names() == [
+        'StartExperimentEvent',
+        'StopExperimentEvent',
+    ]
+
+
+def test_defaults_copied_at_construction(config: Config) -> None:
+    metric = MetricOnly()
+    track.extend_default_trackers([metric])
+    exp = Experiment(config, name='E')
+    assert exp.trackers.named_trackers == {'MetricOnly': metric}
+    track.remove_all_default_trackers()
+    assert Experiment(config, name='F').trackers.named_trackers == {}
+
+
+def test_extend_defaults_rejects_non_trackers() -> None:
+    with pytest.raises(TypeError):
+        track.extend_default_trackers([object()])  # type: ignore[list-item]
