@@ -191,7 +191,9 @@ def test_run_property(config: Config) -> None:
         assert exp.run is run
 
 
-def test_events_of_lifecycle(config: Config, recorder: RecordingTracker) -> None:
+def test_events_of_lifecycle(
+    config: Config, recorder: RecordingTracker
+) -> None:
     exp = MyExp(config, name='E', tags=['t'])
     exp.trackers.subscribe(recorder)
     with exp.create_run(run_id='r'):

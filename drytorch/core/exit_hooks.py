@@ -14,6 +14,7 @@ import sys
 import types
 
 from drytorch.core import scope
+from drytorch.core.registry import RunStatus
 
 __all__ = ['install']
 
@@ -45,6 +46,7 @@ def stop_active_run() -> None:
     if run is None or not run.is_active():
         return
     uncaught = _state['uncaught']
+    status: RunStatus
     if uncaught is None:
         status = 'completed'
     elif isinstance(uncaught, type) and issubclass(

@@ -377,7 +377,7 @@ class _RunDispatcher(track.EventDispatcher):
         if self._run.is_active():
             try:
                 tracker.notify(self._run._start_event())
-            except Exception as error:  # noqa: BLE001 -- isolate trackers
+            except Exception as error:
                 for name, other in list(self.named_trackers.items()):
                     if other is tracker:
                         self._detach(name, error)

@@ -33,15 +33,14 @@ __all__ = [
     'TerminatedTrainingEvent',
 ]
 
-_frozen = dataclasses.dataclass(frozen=True, slots=True)
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Event:
     """Base class of every event."""
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class StartExperimentEvent(Event):
     """A run starts (or resumes).
 
@@ -64,7 +63,7 @@ class StartExperimentEvent(Event):
     tags: list[str] = dataclasses.field(default_factory=list)
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class StopExperimentEvent(Event):
     """A run stops.
 
@@ -79,7 +78,7 @@ class StopExperimentEvent(Event):
     status: str = 'completed'
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ModelRegistrationEvent(Event):
     """A model is registered in the run.
 
@@ -94,7 +93,7 @@ class ModelRegistrationEvent(Event):
     architecture_repr: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ActorRegistrationEvent(Event):
     """An actor (trainer, evaluation, runner) acts on a model first.
 
@@ -113,7 +112,7 @@ class ActorRegistrationEvent(Event):
     metadata: dict[str, Any]
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class StartTrainingEvent(Event):
     """Training starts.
 
@@ -130,7 +129,7 @@ class StartTrainingEvent(Event):
     end_epoch: int
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class StartEpochEvent(Event):
     """A training epoch starts.
 
@@ -147,7 +146,7 @@ class StartEpochEvent(Event):
     end_epoch: int | None = None
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class IterateBatchEvent(Event):
     """A pass over a loader starts.
 
@@ -185,7 +184,7 @@ class IterateBatchEvent(Event):
             callback(metrics, n_processes, n_batches)
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class MetricEvent(Event):
     """Metrics computed at the end of a pass.
 
@@ -202,7 +201,7 @@ class MetricEvent(Event):
     metrics: Mapping[str, float]
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class EndEpochEvent(Event):
     """A training epoch ends.
 
@@ -217,7 +216,7 @@ class EndEpochEvent(Event):
     epoch: int
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class TerminatedTrainingEvent(Event):
     """Training was terminated early.
 
@@ -234,7 +233,7 @@ class TerminatedTrainingEvent(Event):
     reason: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class EndTrainingEvent(Event):
     """Training ends.
 
@@ -245,7 +244,7 @@ class EndTrainingEvent(Event):
     source_name: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class LearningRateEvent(Event):
     """The learning rate or the scheduler changed.
 
@@ -264,7 +263,7 @@ class LearningRateEvent(Event):
     scheduler_name: str | None = None
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class SaveModelEvent(Event):
     """A model state (or checkpoint) was saved.
 
@@ -281,7 +280,7 @@ class SaveModelEvent(Event):
     epoch: int
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class LoadModelEvent(Event):
     """A model state (or checkpoint) was loaded.
 
@@ -298,7 +297,7 @@ class LoadModelEvent(Event):
     epoch: int
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class StartTestEvent(Event):
     """A test starts.
 
@@ -311,7 +310,7 @@ class StartTestEvent(Event):
     model_name: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class EndTestEvent(Event):
     """A test ends.
 

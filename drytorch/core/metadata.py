@@ -35,7 +35,7 @@ class MetadataManager:
         self.metadata_dict: dict[str, weakref.ref[Any]] = {}
 
     def free_name(self, base: str, scope_name: str = '') -> str:
-        """``base`` if free, else ``base_2``, ``base_3``, ... (for defaults)."""
+        """``base`` if free, else ``base_2``, ``base_3``, ...."""
         key = f'{scope_name}/{base}' if scope_name else base
         if not self._taken(key):
             return base

@@ -16,6 +16,7 @@ cleaned up and detached from the current run only; the experiment goes on.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
@@ -33,6 +34,7 @@ __all__ = [
 
 _E = TypeVar('_E', bound=log_events.Event)
 _Handler = Callable[[Any, Any], None]
+_Notify = Callable[[Any], None]
 _F = TypeVar('_F', bound=Callable[..., None])
 
 DEFAULT_TRACKERS: dict[str, Tracker] = {}
@@ -162,7 +164,7 @@ class EventDispatcher:
     def __init__(self, exp_name: str) -> None:
         self.exp_name = exp_name
         self.named_trackers: dict[str, Tracker] = {}
-        self._routes: dict[type, tuple[tuple[str, _Handler], ...]] = {}
+        self._routes: dict[type, tuple[tuple[str, _Notify], ...]] = {}
         self._listeners: list[EventDispatcher] = []
         self._parent: EventDispatcher | None = None
 
@@ -232,7 +234,7 @@ class EventDispatcher:
     def _on_late_subscription(self, tracker: Tracker) -> None:
         """Hook for subclasses: a tracker joined after the run started."""
 
-    def _route(self, event_type: type) -> tuple[tuple[str, _Handler], ...]:
+    def _route(self, event_type: type) -> tuple[tuple[str, _Notify], ...]:
         route = tuple(
             (name, tracker.notify)
             for name, tracker in self.named_trackers.items()
@@ -253,7 +255,7 @@ class EventDispatcher:
         for name, notify in route:
             try:
                 notify(event)
-            except Exception as error:  # noqa: BLE001 -- isolate trackers
+            except Exception as error:
                 self._detach(name, error)
 
     def _detach(self, name: str, error: Exception) -> None:
@@ -263,10 +265,8 @@ class EventDispatcher:
             exceptions.TrackerExceptionWarning(name, error), stacklevel=3
         )
         if tracker is not None:
-            try:
+            with contextlib.suppress(Exception):  # already reported
                 tracker.clean_up()
-            except Exception:  # noqa: BLE001, S110 -- already reported
-                pass
             if type(tracker)._current is tracker:
                 type(tracker)._current = None
 

@@ -55,7 +55,6 @@ class Model(Generic[_In, _Out]):
         epoch: the number of epochs trained.
         checkpoint: saves and loads the module's (and optimizer's) state.
         mixed_precision: whether the forward runs under autocast.
-        created_at: when the model was built.
     """
 
     def __init__(
@@ -95,11 +94,9 @@ class Model(Generic[_In, _Out]):
         if name:
             self._name = naming.validate_name(name, 'model name')
         else:
-            default = naming.validate_name(
-                type(module).__name__, 'model name'
-            )
+            default = naming.validate_name(type(module).__name__, 'model name')
             self._name = run.metadata_manager.free_name(default)
-        self.created_at = datetime.datetime.now()
+        self._created_at = datetime.datetime.now()
         self.epoch = 0
         self.mixed_precision = mixed_precision
         self._device = torch.device(device) if device else default_device()
@@ -117,6 +114,11 @@ class Model(Generic[_In, _Out]):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(name={self._name})'
+
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When it was built."""
+        return self._created_at
 
     @property
     def name(self) -> str:
@@ -148,7 +150,9 @@ class Model(Generic[_In, _Out]):
             if self._device.type == 'cuda':
                 module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
             device_ids = (
-                [self._device.index] if self._device.index is not None else None
+                [self._device.index]
+                if self._device.index is not None
+                else None
             )
             module = nn.parallel.DistributedDataParallel(
                 module, device_ids=device_ids

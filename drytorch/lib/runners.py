@@ -66,7 +66,6 @@ class ModelCaller(Generic[_In, _Out], abc.ABC):
 
     Attributes:
         model: the model it acts on.
-        created_at: when it was built.
     """
 
     def __init__(self, model: Any, name: str = '') -> None:
@@ -78,7 +77,12 @@ class ModelCaller(Generic[_In, _Out], abc.ABC):
         self._name = naming.validate_name(
             name or type(self).__name__, 'actor name'
         )
-        self.created_at = datetime.datetime.now()
+        self._created_at = datetime.datetime.now()
+
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When it was built."""
+        return self._created_at
 
     @property
     def name(self) -> str:

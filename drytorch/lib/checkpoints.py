@@ -1,0 +1,593 @@
+"""Saving and loading the state of a model and of its optimizer.
+
+An epoch's checkpoint is a folder ``<model dir>/epoch_<N>`` holding
+``model_state.pt`` and, when an optimizer is bound, ``optimizer_state.pt``.
+Both files are written into a hidden temporary folder that is renamed to
+``epoch_<N>`` once complete, so a checkpoint folder is never half-written.
+The last checkpoint is the one with the highest epoch number; anything else
+in the model folder is ignored.
+
+Loading reads and checks everything before changing anything: a load that
+fails leaves the model's epoch, the module and the optimizer as they were.
+Files are read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import functools
+import os
+import pathlib
+import re
+import shutil
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from drytorch.core import exceptions, log_events, naming, scope
+from drytorch.core.protocols import ModelProtocol
+from drytorch.utils import files
+
+__all__ = [
+    'AbstractCheckpoint',
+    'CheckpointPathManager',
+    'LoadedState',
+    'LocalCheckpoint',
+]
+
+_EPOCH_PREFIX = 'epoch_'
+# only the names this module writes: no sign, no leading zero, ASCII digits
+_EPOCH_DIR = re.compile(r'epoch_(0|[1-9][0-9]*)')
+_MODEL_FILE = 'model_state.pt'
+_OPTIMIZER_FILE = 'optimizer_state.pt'
+
+
+def _distributed() -> bool:
+    dist = torch.distributed
+    return dist.is_available() and dist.is_initialized()
+
+
+def _rank() -> int:
+    return torch.distributed.get_rank() if _distributed() else 0
+
+
+def _require_run() -> Any:
+    try:
+        return scope.require_run()
+    except exceptions.NoActiveExperimentError as error:
+        raise exceptions.AccessOutsideScopeError() from error
+
+
+def _unwrapped(model: Any) -> nn.Module:
+    module = getattr(model, 'unwrapped_module', None)
+    if isinstance(module, nn.Module):
+        return module
+    module = model.module
+    if isinstance(
+        module, nn.parallel.DistributedDataParallel | nn.DataParallel
+    ):
+        return module.module
+    return module
+
+
+def _epoch_dir_name(epoch: int) -> str:
+    return f'{_EPOCH_PREFIX}{epoch}'
+
+
+class CheckpointPathManager:
+    """The folders and files of a model's checkpoints.
+
+    Attributes:
+        folder_name: the folder, under the experiment's ``par_dir``, of
+            every experiment's checkpoints.
+        model: the model.
+        run_dir: the folder of the run's checkpoints.
+    """
+
+    folder_name = 'checkpoints'
+
+    def __init__(
+        self,
+        model: ModelProtocol[Any, Any],
+        run_dir: pathlib.Path | None = None,
+    ) -> None:
+        """Args:
+            model: the model.
+            run_dir: the folder of the run's checkpoints; default:
+                ``<par_dir>/checkpoints/<experiment>/<day>/<time>`` for a
+                run id ``<day>@<time>``, else
+                ``<par_dir>/checkpoints/<experiment>/<run id>``.
+
+        Raises:
+            AccessOutsideScopeError: if no run_dir is given and no run is
+                active.
+        """  # noqa: D205
+        self.model = model
+        self.run_dir = (
+            pathlib.Path(run_dir) if run_dir is not None else _default_dir()
+        )
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(run_dir={self.run_dir})'
+
+    @property
+    def model_dir(self) -> pathlib.Path:
+        """The folder of the model's checkpoints."""
+        name = naming.validate_name(self.model.name, 'model name')
+        return files.safe_join(self.run_dir, name)
+
+    def epoch_dir_of(self, epoch: int) -> pathlib.Path:
+        """Return the folder of the checkpoint of an epoch."""
+        return self.model_dir / _epoch_dir_name(_check_epoch_number(epoch))
+
+    @property
+    def epoch_dir(self) -> pathlib.Path:
+        """The folder of the checkpoint at the model's epoch."""
+        return self.epoch_dir_of(self.model.epoch)
+
+    @property
+    def model_state_path(self) -> pathlib.Path:
+        """The module's state file at the model's epoch."""
+        return self.epoch_dir / _MODEL_FILE
+
+    @property
+    def optimizer_state_path(self) -> pathlib.Path:
+        """The optimizer's state file at the model's epoch."""
+        return self.epoch_dir / _OPTIMIZER_FILE
+
+
+def _default_dir() -> pathlib.Path:
+    run = _require_run()
+    experiment = run.experiment
+    root = pathlib.Path(experiment.par_dir)
+    parts = [CheckpointPathManager.folder_name, experiment.name]
+    day, sep, time = run.id.partition('@')
+    if sep and _is_valid_name(day) and _is_valid_name(time):
+        parts += [day, time]
+    else:
+        parts.append(run.id)
+    return files.safe_join(root, *parts)
+
+
+def _is_valid_name(name: str) -> bool:
+    try:
+        naming.validate_name(name)
+    except exceptions.InvalidNameError:
+        return False
+    return True
+
+
+def _check_epoch_number(epoch: object) -> int:
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        msg = f'Expected an epoch that is an int >= 0, got {epoch!r}.'
+        raise ValueError(msg)
+    return epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedState:
+    """A checkpoint read into memory, not applied yet.
+
+    Attributes:
+        epoch: the checkpoint's epoch.
+        location: where it was read from.
+        module_state: the module's state dict.
+        optimizer_state: the optimizer's state dict, if read.
+        optimizer_problem: why the optimizer's state was not read, if it
+            was asked for and not read.
+    """
+
+    epoch: int
+    location: str
+    module_state: Mapping[str, Any]
+    optimizer_state: dict[str, Any] | None = None
+    optimizer_problem: str | None = None
+
+
+class AbstractCheckpoint(abc.ABC):
+    """Saves and loads a model's state (and its optimizer's).
+
+    Subclasses say where states go (:meth:`_write`) and where they come
+    from (:meth:`_read`). This class checks a loaded state before applying
+    it, publishes the events after the I/O succeeded, and makes only the
+    first process of a distributed run write.
+    """
+
+    def __init__(self) -> None:
+        self._model: ModelProtocol[Any, Any] | None = None
+        self._optimizer: torch.optim.Optimizer | None = None
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}()'
+
+    @property
+    def model(self) -> ModelProtocol[Any, Any]:
+        """The bound model.
+
+        Raises:
+            CheckpointNotInitializedError: if no model is bound.
+        """
+        if self._model is None:
+            raise exceptions.CheckpointNotInitializedError()
+        return self._model
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        """The bound optimizer, if any."""
+        return self._optimizer
+
+    def bind_model(self, model: ModelProtocol[Any, Any], /) -> None:
+        """Bind the model whose state to save and load.
+
+        Binding another model unbinds the optimizer, which belongs to the
+        previous model.
+        """
+        if model is not self._model:
+            self._optimizer = None
+        self._model = model
+
+    def bind_optimizer(self, optimizer: torch.optim.Optimizer, /) -> None:
+        """Bind the optimizer whose state to save and load with the model.
+
+        Raises:
+            TypeError: if optimizer is not a torch optimizer.
+        """
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            msg = (
+                'Expected a torch.optim.Optimizer, got '
+                f'{type(optimizer).__name__}.'
+            )
+            raise TypeError(msg)
+        self._optimizer = optimizer
+
+    def remove_model(self) -> None:
+        """Unbind the model (and the optimizer)."""
+        self._model = None
+        self._optimizer = None
+
+    def _definition(self, with_optimizer: bool) -> str:
+        return 'checkpoint' if with_optimizer else 'state'
+
+    def save(self) -> None:
+        """Save the state at the model's epoch.
+
+        In a distributed run only the first process writes. The
+        ``SaveModelEvent`` is published once the files are written.
+
+        Raises:
+            CheckpointNotInitializedError: if no model is bound.
+            AccessOutsideScopeError: if no run is active.
+        """
+        model = self.model
+        _require_run()
+        if _rank() != 0:
+            return
+        optimizer = self._optimizer
+        module_state = _unwrapped(model).state_dict()
+        optimizer_state = None if optimizer is None else optimizer.state_dict()
+        location = self._write(model.epoch, module_state, optimizer_state)
+        scope.publish(
+            log_events.SaveModelEvent(  # type: ignore[call-arg]
+                model_name=model.name,
+                definition=self._definition(optimizer is not None),
+                location=location,
+                epoch=model.epoch,
+            )
+        )
+
+    def load(self, epoch: int = -1) -> None:
+        """Load the state of an epoch into the model (and the optimizer).
+
+        Nothing is changed unless the module's state loads: the epoch, the
+        module and the optimizer stay as they were. If the optimizer's state
+        cannot be loaded, an ``OptimizerNotLoadedWarning`` is issued and the
+        module's state is loaded alone. In a distributed run every process
+        loads, after waiting for the others (and their writes).
+
+        Args:
+            epoch: the epoch to load; -1 means the last saved one.
+
+        Raises:
+            ValueError: if epoch is not an int >= -1.
+            CheckpointNotInitializedError: if no model is bound.
+            AccessOutsideScopeError: if no run is active.
+            ModelNotFoundError: if the model has no checkpoint.
+            EpochNotFoundError: if the epoch has no checkpoint.
+            RuntimeError: if the module's state does not fit the module.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < -1:
+            msg = (
+                'Expected epoch -1 (the last saved) or an int >= 0, '
+                f'got {epoch!r}.'
+            )
+            raise ValueError(msg)
+        model = self.model
+        _require_run()
+        if _distributed():
+            torch.distributed.barrier()
+        optimizer = self._optimizer
+        loaded = self._read(epoch, with_optimizer=optimizer is not None)
+        module = _unwrapped(model)
+        _check_module_state(module, loaded.module_state)
+        optimizer_problem = loaded.optimizer_problem
+        optimizer_state = loaded.optimizer_state
+        if optimizer is not None and optimizer_state is not None:
+            optimizer_problem = _optimizer_state_problem(
+                optimizer, optimizer_state
+            )
+        # everything is read and checked: from here on, apply
+        module.load_state_dict(loaded.module_state)
+        optimizer_loaded = False
+        if optimizer is not None:
+            if optimizer_problem is None and optimizer_state is not None:
+                try:
+                    optimizer.load_state_dict(optimizer_state)
+                except ValueError as error:
+                    optimizer_problem = str(error)
+                else:
+                    optimizer_loaded = True
+            if not optimizer_loaded:
+                warnings.warn(
+                    exceptions.OptimizerNotLoadedWarning(optimizer_problem),
+                    stacklevel=2,
+                )
+        model.epoch = loaded.epoch
+        scope.publish(
+            log_events.LoadModelEvent(  # type: ignore[call-arg]
+                model_name=model.name,
+                definition=self._definition(optimizer_loaded),
+                location=loaded.location,
+                epoch=loaded.epoch,
+            )
+        )
+
+    @abc.abstractmethod
+    def _write(
+        self,
+        epoch: int,
+        module_state: Mapping[str, Any],
+        optimizer_state: Mapping[str, Any] | None,
+    ) -> str:
+        """Store the states of an epoch; return where they are."""
+
+    @abc.abstractmethod
+    def _read(self, epoch: int, with_optimizer: bool) -> LoadedState:
+        """Read the states of an epoch (-1: the last) without applying."""
+
+
+def _check_module_state(module: nn.Module, state: Mapping[str, Any]) -> None:
+    """Raise if ``load_state_dict`` would fail on the module.
+
+    ``load_state_dict`` copies the tensors that fit before it reports the
+    ones that do not, so a mismatch is found beforehand.
+    """
+    if not isinstance(state, Mapping):
+        msg = f'Expected a state dict, got {type(state).__name__}.'
+        raise RuntimeError(msg)
+    current = module.state_dict(keep_vars=True)
+    missing = sorted(current.keys() - state.keys())
+    unexpected = sorted(state.keys() - current.keys())
+    wrong_shape = [
+        f'{key}: expected {tuple(value.shape)}, got {tuple(state[key].shape)}'
+        for key, value in current.items()
+        if key in state
+        and isinstance(value, torch.Tensor)
+        and isinstance(state[key], torch.Tensor)
+        and not nn.parameter.is_lazy(value)
+        and value.shape != state[key].shape
+    ]
+    if missing or unexpected or wrong_shape:
+        details = []
+        if missing:
+            details.append(f'missing keys {missing}')
+        if unexpected:
+            details.append(f'unexpected keys {unexpected}')
+        if wrong_shape:
+            details.append(f'wrong shapes ({"; ".join(wrong_shape)})')
+        msg = (
+            f'Expected a state that fits {type(module).__name__}, got '
+            f'{", ".join(details)}. Nothing was loaded.'
+        )
+        raise RuntimeError(msg)
+
+
+def _optimizer_state_problem(
+    optimizer: torch.optim.Optimizer, state: Mapping[str, Any]
+) -> str | None:
+    """Why the optimizer would refuse the state, checked beforehand."""
+    groups = state.get('param_groups') if isinstance(state, Mapping) else None
+    if not isinstance(groups, list) or 'state' not in state:
+        return 'the file does not hold an optimizer state dict'
+    current = optimizer.param_groups
+    if len(groups) != len(current):
+        return f'expected {len(current)} parameter groups, got {len(groups)}'
+    for index, (saved, group) in enumerate(zip(groups, current, strict=True)):
+        n_saved = len(saved.get('params', ()))
+        if n_saved != len(group['params']):
+            return (
+                f'expected {len(group["params"])} parameters in group '
+                f'{index}, got {n_saved}'
+            )
+    return None
+
+
+@functools.cache
+def _numpy_safe_globals() -> tuple[Any, ...]:
+    """Numpy types that a state may hold (e.g. a numpy learning rate)."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        return ()
+    found: list[Any] = [np.dtype]
+    found.extend(
+        obj
+        for obj in vars(np.dtypes).values()
+        if isinstance(obj, type) and issubclass(obj, np.dtype)
+    )
+    found.extend(
+        obj
+        for obj in vars(np).values()
+        if isinstance(obj, type)
+        and issubclass(obj, np.generic)
+        and obj is not np.object_
+    )
+    multiarray = getattr(getattr(np, '_core', None), 'multiarray', None)
+    if multiarray is None:  # numpy < 2
+        multiarray = getattr(getattr(np, 'core', None), 'multiarray', None)
+    scalar = getattr(multiarray, 'scalar', None)
+    if scalar is not None:
+        found.append(scalar)
+    return tuple(dict.fromkeys(found))
+
+
+def _torch_load(path: pathlib.Path, device: torch.device) -> Any:
+    """Read a file with the restricted unpickler, on the model's device."""
+    # a context, not add_safe_globals: loading must not widen what every
+    # other torch.load of the process accepts
+    with torch.serialization.safe_globals(list(_numpy_safe_globals())):
+        try:
+            return torch.load(path, map_location=device, weights_only=True)
+        except Exception as error:
+            if hasattr(error, 'add_note'):
+                error.add_note(f'While reading the checkpoint file {path}.')
+            raise
+
+
+def _fsync_dir(folder: pathlib.Path) -> None:
+    if os.name != 'posix':
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _save_file(obj: Any, path: pathlib.Path) -> None:
+    with path.open('xb') as stream:
+        torch.save(obj, stream)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+class LocalCheckpoint(AbstractCheckpoint):
+    """Checkpoints in the file system.
+
+    Attributes:
+        par_dir: the folder of the run's checkpoints, if given; default:
+            the run's folder under the experiment's ``checkpoints`` folder.
+    """
+
+    def __init__(self, par_dir: pathlib.Path | None = None) -> None:
+        """Args:
+        par_dir: the folder of the run's checkpoints (the model's folder
+            goes directly in it); default: see CheckpointPathManager.
+        """  # noqa: D205
+        super().__init__()
+        self.par_dir = None if par_dir is None else pathlib.Path(par_dir)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(par_dir={self.par_dir})'
+
+    @property
+    def paths(self) -> CheckpointPathManager:
+        """The paths of the bound model's checkpoints.
+
+        Raises:
+            CheckpointNotInitializedError: if no model is bound.
+            AccessOutsideScopeError: if no par_dir was given and no run is
+                active.
+        """
+        return CheckpointPathManager(self.model, run_dir=self.par_dir)
+
+    def saved_epochs(self) -> list[int]:
+        """List the epochs with a checkpoint, in increasing order."""
+        return sorted(_saved_epochs(self.paths.model_dir))
+
+    def _write(
+        self,
+        epoch: int,
+        module_state: Mapping[str, Any],
+        optimizer_state: Mapping[str, Any] | None,
+    ) -> str:
+        paths = self.paths
+        final = paths.epoch_dir_of(epoch)
+        model_dir = final.parent
+        model_dir.mkdir(parents=True, exist_ok=True)
+        tag = f'{final.name}.{os.getpid()}'
+        temp = model_dir / f'.{tag}.tmp'
+        old = model_dir / f'.{tag}.old'
+        for leftover in (temp, old):  # from a crash of an earlier process
+            shutil.rmtree(leftover, ignore_errors=True)
+        try:
+            temp.mkdir()
+            _save_file(module_state, temp / _MODEL_FILE)
+            if optimizer_state is not None:
+                _save_file(optimizer_state, temp / _OPTIMIZER_FILE)
+            _fsync_dir(temp)
+            # a folder cannot be renamed over a non-empty one: move the
+            # previous checkpoint of this epoch aside first
+            with contextlib.suppress(FileNotFoundError):
+                final.rename(old)
+            temp.rename(final)
+        except BaseException:
+            if old.exists() and not final.exists():
+                with contextlib.suppress(OSError):
+                    old.rename(final)
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        _fsync_dir(model_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        return str(final)
+
+    def _read(self, epoch: int, with_optimizer: bool) -> LoadedState:
+        model = self.model
+        model_dir = self.paths.model_dir
+        if not model_dir.is_dir():
+            raise exceptions.ModelNotFoundError(model_dir)
+        if epoch == -1:
+            saved = _saved_epochs(model_dir)
+            if not saved:
+                raise exceptions.ModelNotFoundError(model_dir)
+            epoch = max(saved)
+        epoch_dir = model_dir / _epoch_dir_name(epoch)
+        model_path = epoch_dir / _MODEL_FILE
+        if not model_path.is_file():
+            raise exceptions.EpochNotFoundError(epoch, model_dir)
+        device = model.device
+        module_state = _torch_load(model_path, device)
+        optimizer_state = None
+        problem = None
+        if with_optimizer:
+            optimizer_path = epoch_dir / _OPTIMIZER_FILE
+            if optimizer_path.is_file():
+                optimizer_state = _torch_load(optimizer_path, device)
+            else:
+                problem = f'no optimizer state was saved at {optimizer_path}'
+        return LoadedState(
+            epoch=epoch,
+            location=str(epoch_dir),
+            module_state=module_state,
+            optimizer_state=optimizer_state,
+            optimizer_problem=problem,
+        )
+
+
+def _saved_epochs(model_dir: pathlib.Path) -> Iterator[int]:
+    """Yield the epochs of the complete checkpoint folders of a model."""
+    try:
+        entries = list(os.scandir(model_dir))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        match = _EPOCH_DIR.fullmatch(entry.name)
+        if match is None or not entry.is_dir():
+            continue
+        if os.path.isfile(os.path.join(entry.path, _MODEL_FILE)):
+            yield int(match.group(1))

@@ -1,0 +1,77 @@
+"""Evaluations: passes in inference mode, with the module in eval mode.
+
+The module's training mode is restored afterwards, so an evaluation run
+between two training epochs never leaves dropout or batch norm in the wrong
+mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from drytorch.core import log_events, scope
+from drytorch.lib import runners
+
+__all__ = ['Diagnostic', 'EvaluationMixin', 'Test', 'Validation']
+
+
+class EvaluationMixin:
+    """Run the pass in inference mode with the module in eval mode."""
+
+    model: Any
+
+    def __call__(self, store_outputs: bool = False) -> None:
+        """Run one evaluation pass."""
+        module = self.model.module
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.inference_mode():
+                super().__call__(store_outputs)  # type: ignore[misc]
+        finally:
+            module.train(was_training)
+
+
+class Diagnostic(
+    EvaluationMixin, runners.ModelRunnerWithObjective[Any, Any, Any]
+):
+    """An evaluation whose metrics are not logged (no MetricEvent).
+
+    Useful to inspect a model without adding rows to the run's metrics.
+    """
+
+
+class Validation(EvaluationMixin, runners.ModelRunnerWithLogs[Any, Any, Any]):
+    """An evaluation pass whose metrics are logged."""
+
+    def __init__(
+        self, model: Any, name: str = '', *, loader: Any, metric: Any
+    ) -> None:
+        """Args:
+        model: the model to evaluate.
+        name: the actor's name; default: the class name.
+        loader: the loader of (inputs, targets) batches.
+        metric: the metrics (or loss) to compute.
+        """  # noqa: D205
+        super().__init__(model, name, loader=loader, objective=metric)
+
+
+class Test(Validation):
+    """A validation pass between StartTestEvent and EndTestEvent."""
+
+    def __call__(self, store_outputs: bool = False) -> None:
+        """Run the test."""
+        model_name = self.model.name
+        scope.publish(
+            log_events.StartTestEvent(
+                source_name=self.name, model_name=model_name
+            )
+        )
+        super().__call__(store_outputs)
+        scope.publish(
+            log_events.EndTestEvent(
+                source_name=self.name, model_name=model_name
+            )
+        )

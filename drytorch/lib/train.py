@@ -1,0 +1,227 @@
+"""The Trainer: the standard training loop, as fast as a hand-written one.
+
+Per batch it does what a hand-written loop does (forward, loss, backward,
+step) plus one detached accumulation of the logged values on the device:
+no event, no host synchronization. Whether the loss stayed finite is checked
+once per epoch, from the epoch's accumulated loss.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from drytorch.core import exceptions, log_events, scope
+from drytorch.lib import evaluations, hooks, runners
+from drytorch.lib.optimization import ModelOptimizer
+
+__all__ = ['Trainer']
+
+
+class Trainer(runners.ModelRunnerWithLogs[Any, Any, Any]):
+    """Trains a model, one epoch per call.
+
+    Attributes:
+        learning_schema: how to optimize.
+        validation: the latest validation added with add_validation.
+        pre_epoch_hooks: hooks run before each epoch, given the trainer.
+        post_epoch_hooks: hooks run after each epoch, given the trainer.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        name: str = '',
+        *,
+        loader: Any,
+        loss: Any,
+        learning_schema: Any,
+    ) -> None:
+        """Args:
+        model: the model to train.
+        name: the actor's name; default: the class name.
+        loader: the loader of (inputs, targets) training batches.
+        loss: the loss to minimize (its logged values are averaged per
+            epoch); copied, so trainers never share state.
+        learning_schema: optimizer, learning rates, scheduler and
+            gradient operation.
+        """  # noqa: D205
+        super().__init__(model, name, loader=loader, objective=loss)
+        self.learning_schema = learning_schema
+        self.validation: evaluations.Validation | None = None
+        self.pre_epoch_hooks: hooks.HookRegistry[Trainer] = (
+            hooks.HookRegistry()
+        )
+        self.post_epoch_hooks: hooks.HookRegistry[Trainer] = (
+            hooks.HookRegistry()
+        )
+        self._terminated = False
+        self._model_optimizer = ModelOptimizer(model, learning_schema)
+
+    @property
+    def terminated(self) -> bool:
+        """Whether training was terminated."""
+        return self._terminated
+
+    @property
+    def current_scheduler(self) -> Any:
+        """The scheduler in use (changed by update_learning_rate)."""
+        return self._model_optimizer.scheduler
+
+    @property
+    def optimizer(self) -> Any:
+        """The torch optimizer."""
+        return self._model_optimizer.optimizer
+
+    def __call__(self, store_outputs: bool = False) -> None:
+        """Train for one epoch."""
+        if self._terminated:
+            warnings.warn(exceptions.TerminatedTrainingWarning(), stacklevel=2)
+            return
+        model = self.model
+        model.module.train()
+        model.increment_epoch()
+        self._model_optimizer.apply_schedule()
+        super().__call__(store_outputs)
+
+    def _run_batch(self, inputs: Any, targets: Any) -> Any:
+        model = self.model
+        outputs = model(inputs)
+        loss = self.objective.forward(outputs, targets)
+        if loss.numel() != 1:
+            raise exceptions.LossNotScalarError(tuple(loss.shape))
+        self._model_optimizer.optimize(loss)
+        model.update_parameters()
+        return outputs
+
+    def _finish_pass(self) -> None:
+        super()._finish_pass()
+        value = self._loss_value(self.computed_metrics)
+        if value is not None and not math.isfinite(value):
+            self.terminate_training(f'the loss became {value}')
+            raise exceptions.ConvergenceError(value)
+
+    def _loss_value(self, metrics: Mapping[str, float]) -> float | None:
+        name = getattr(self.objective, 'name', None)
+        if isinstance(name, str) and name in metrics:
+            return metrics[name]
+        return next(iter(metrics.values()), None)
+
+    def train(self, n_epochs: int) -> None:
+        """Train for ``n_epochs`` epochs (fewer if terminated)."""
+        if isinstance(n_epochs, bool) or not isinstance(n_epochs, int):
+            msg = f'Expected an int number of epochs, got {n_epochs!r}.'
+            raise TypeError(msg)
+        if n_epochs < 0:
+            msg = f'Expected a non-negative number of epochs, got {n_epochs}.'
+            raise ValueError(msg)
+        if self._terminated:
+            warnings.warn(exceptions.TerminatedTrainingWarning(), stacklevel=2)
+            return
+        model = self.model
+        name = self.name
+        end = model.epoch + n_epochs
+        scope.publish(
+            log_events.StartTrainingEvent(
+                source_name=name,
+                model_name=model.name,
+                start_epoch=model.epoch,
+                end_epoch=end,
+            )
+        )
+        try:
+            for _ in range(n_epochs):
+                scope.publish(
+                    log_events.StartEpochEvent(
+                        source_name=name,
+                        model_name=model.name,
+                        epoch=model.epoch + 1,
+                        end_epoch=end,
+                    )
+                )
+                self.pre_epoch_hooks.execute(self)
+                self()
+                self.post_epoch_hooks.execute(self)
+                scope.publish(
+                    log_events.EndEpochEvent(
+                        source_name=name,
+                        model_name=model.name,
+                        epoch=model.epoch,
+                    )
+                )
+                if self._terminated:
+                    break
+        finally:
+            if scope.active_run() is not None:
+                scope.publish(log_events.EndTrainingEvent(source_name=name))
+
+    def train_until(self, epoch: int) -> None:
+        """Train until the model reaches ``epoch``."""
+        remaining = epoch - self.model.epoch
+        if remaining <= 0:
+            warnings.warn(
+                exceptions.PastEpochWarning(epoch, self.model.epoch),
+                stacklevel=2,
+            )
+            return
+        self.train(remaining)
+
+    def add_validation(self, val_loader: Any, interval: int = 1) -> None:
+        """Validate after every ``interval`` epochs (a post-epoch hook).
+
+        Register monitoring hooks after this one, so that they see the
+        current epoch's validation metrics.
+        """
+        if isinstance(interval, bool) or not isinstance(interval, int):
+            msg = f'Expected an int interval, got {interval!r}.'
+            raise TypeError(msg)
+        if interval < 1:
+            msg = f'Expected an interval of at least 1, got {interval}.'
+            raise ValueError(msg)
+        validation = evaluations.Validation(
+            self.model, loader=val_loader, metric=self.objective
+        )
+        hook: Any = hooks.StaticHook(validation)
+        if interval > 1:
+            hook = hook.bind(hooks.call_every(interval))
+        self.post_epoch_hooks.register(hook)
+        self.validation = validation
+
+    def terminate_training(self, reason: str) -> None:
+        """Stop training at the end of the current epoch."""
+        self._terminated = True
+        scope.publish(
+            log_events.TerminatedTrainingEvent(
+                source_name=self.name,
+                model_name=self.model.name,
+                epoch=self.model.epoch,
+                reason=reason,
+            )
+        )
+
+    def save_checkpoint(self) -> None:
+        """Save the model and optimizer states at the current epoch."""
+        self._model_optimizer.save()
+
+    def load_checkpoint(self, epoch: int = -1) -> None:
+        """Load the model and optimizer states (-1: the last saved)."""
+        self._model_optimizer.load(epoch)
+
+    def update_learning_rate(
+        self,
+        base_lr: float | Mapping[str, float] | None = None,
+        scheduler: Any = None,
+    ) -> None:
+        """Change the base learning rate(s) and/or the scheduler now."""
+        scope.publish(
+            log_events.LearningRateEvent(
+                model_name=self.model.name,
+                source_name=self.name,
+                epoch=self.model.epoch,
+                base_lr=base_lr,
+                scheduler_name=None if scheduler is None else repr(scheduler),
+            )
+        )
+        self._model_optimizer.update_learning_rate(base_lr, scheduler)

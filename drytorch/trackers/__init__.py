@@ -1,0 +1,2 @@
+"""Trackers: turn the events of a run into logs, files and plots."""
+

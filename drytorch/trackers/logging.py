@@ -1,0 +1,487 @@
+"""Log events as text lines through the standard ``'drytorch'`` logger.
+
+:class:`BuiltinLogger` turns each event into one log record of the
+``'drytorch'`` logger, at one of the levels of :data:`INFO_LEVELS`, so the
+verbosity chooses how much is shown (epochs, metrics, checkpoints, ...).
+
+Importing this module configures nothing. The default handler is installed
+by :func:`enable_default_handler` (``drytorch.init_trackers`` calls it),
+which also registers the level names with :mod:`logging`.
+
+Text that comes from the user (experiment, model and metric names) is only
+ever passed to the logger as an argument of a constant format string, so a
+name such as ``'a)b'`` or ``'100%'`` is written verbatim.
+
+Carriage returns are written only to terminals and notebook streams, where
+they let a line replace a progress bar; files, pipes and CI logs get plain
+lines, each ending with a newline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from collections.abc import Mapping
+from typing import IO, Any, NamedTuple
+
+from drytorch.core import log_events
+from drytorch.core.track import Tracker, on
+
+__all__ = [
+    'INFO_LEVELS',
+    'BuiltinLogger',
+    'DryTorchFilter',
+    'DryTorchFormatter',
+    'InfoLevels',
+    'ProgressFormatter',
+    'disable_default_handler',
+    'disable_propagation',
+    'enable_default_handler',
+    'enable_propagation',
+    'get_verbosity',
+    'logger',
+    'set_formatter',
+    'set_verbosity',
+    'supports_carriage_return',
+]
+
+
+class InfoLevels(NamedTuple):
+    """Logging levels of the drytorch events, from least to most important.
+
+    Attributes:
+        internal: registrations and completions, for debugging.
+        metrics: the metrics at the end of each pass.
+        epoch: the start of each epoch.
+        model_state: checkpoints saved and loaded, learning rate changes.
+        experiment: runs starting and stopping.
+        training: training starting, ending or terminated.
+        test: tests starting.
+    """
+
+    internal: int
+    metrics: int
+    epoch: int
+    model_state: int
+    experiment: int
+    training: int
+    test: int
+
+
+INFO_LEVELS = InfoLevels(
+    internal=19,
+    metrics=21,
+    epoch=23,
+    model_state=25,
+    experiment=27,
+    training=28,
+    test=29,
+)
+"""The levels used by :class:`BuiltinLogger`."""
+
+logger = logging.getLogger('drytorch')
+"""The logger every drytorch log line goes through."""
+
+_FORMATTER_NAMES: tuple[str, ...] = ('drytorch', 'progress')
+_LEVEL_NAME_WIDTH = 10
+
+
+@dataclasses.dataclass
+class _HandlerState:
+    """What this module installed, so that it can undo it exactly."""
+
+    handler: logging.Handler | None = None
+    formatter_name: str = 'drytorch'
+    deduplicate: bool = False
+    filtered: list[logging.Handler] = dataclasses.field(default_factory=list)
+    level_names_registered: bool = False
+
+
+_state = _HandlerState()
+
+
+def supports_carriage_return(stream: object) -> bool:
+    """Tell whether a carriage return rewinds the line on the stream.
+
+    True for terminals and for the output streams of a Jupyter kernel; false
+    for files, pipes, CI logs and anything that cannot tell.
+
+    Args:
+        stream: a writable text stream.
+    """
+    if type(stream).__module__.startswith('ipykernel'):
+        return True
+    isatty = getattr(stream, 'isatty', None)
+    if isatty is None:
+        return False
+    try:
+        return bool(isatty())
+    except (ValueError, OSError):  # closed or detached streams
+        return False
+
+
+def _register_level_names() -> None:
+    """Give the drytorch levels readable names (once, on first use)."""
+    if _state.level_names_registered:
+        return
+    for name, level in INFO_LEVELS._asdict().items():
+        if logging.getLevelName(level) == f'Level {level}':
+            logging.addLevelName(level, name.center(_LEVEL_NAME_WIDTH))
+    _state.level_names_registered = True
+
+
+class DryTorchFormatter(logging.Formatter):
+    """Format drytorch records as whole lines, line ending included.
+
+    Records at the ``experiment`` level and above are prefixed with their
+    time. Because the line ending is part of the formatted text, use it with
+    a handler whose ``terminator`` is empty, as the default handler is.
+
+    Attributes:
+        carriage_return: whether lines start with a carriage return, to
+            overwrite a progress bar drawn on the same terminal line.
+    """
+
+    def __init__(self, carriage_return: bool = False) -> None:
+        super().__init__('%(message)s')
+        self._timed = logging.Formatter('[%(asctime)s] - %(message)s')
+        self.carriage_return = carriage_return
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format the record and add its line ending."""
+        if record.levelno >= INFO_LEVELS.experiment:
+            text = self._timed.format(record)
+        else:
+            text = super().format(record)
+        return self._frame(record.levelno, text)
+
+    def _frame(self, levelno: int, text: str) -> str:
+        del levelno
+        if self.carriage_return:
+            return f'\r{text}\n'
+        return f'{text}\n'
+
+
+class ProgressFormatter(DryTorchFormatter):
+    """Like :class:`DryTorchFormatter`, but epoch lines are transient.
+
+    On a terminal, ``epoch`` and ``model_state`` lines end with a carriage
+    return so that the next line replaces them; elsewhere every line is
+    kept.
+    """
+
+    def _frame(self, levelno: int, text: str) -> str:
+        if not self.carriage_return:
+            return f'{text}\n'
+        if levelno == INFO_LEVELS.epoch:
+            return f'\r{text} ...\r'
+        if levelno == INFO_LEVELS.model_state:
+            return f'\r{text}\r'
+        return f'\r{text}\n'
+
+
+class DryTorchFilter(logging.Filter):
+    """Drop the records of the drytorch loggers.
+
+    Added to the root handlers that write to the stream of the default
+    handler, so propagated records are not printed twice.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep a record unless it comes from a drytorch logger."""
+        return 'drytorch' not in record.name
+
+
+_DEDUPLICATE_FILTER = DryTorchFilter()
+
+
+def _make_formatter(name: str, stream: object) -> DryTorchFormatter:
+    carriage_return = supports_carriage_return(stream)
+    if name == 'progress':
+        return ProgressFormatter(carriage_return)
+    return DryTorchFormatter(carriage_return)
+
+
+def _remove_default_handler() -> None:
+    handler, _state.handler = _state.handler, None
+    if handler is not None:
+        logger.removeHandler(handler)
+
+
+def _handler_stream() -> object | None:
+    handler = _state.handler
+    if isinstance(handler, logging.StreamHandler):
+        return handler.stream
+    return None
+
+
+def _add_deduplicate_filters() -> None:
+    _remove_deduplicate_filters()
+    stream = _handler_stream()
+    if stream is None:
+        return
+    for handler in logging.getLogger().handlers:
+        if (
+            isinstance(handler, logging.StreamHandler)
+            and handler.stream is stream
+        ):
+            handler.addFilter(_DEDUPLICATE_FILTER)
+            _state.filtered.append(handler)
+
+
+def _remove_deduplicate_filters() -> None:
+    for handler in _state.filtered:
+        handler.removeFilter(_DEDUPLICATE_FILTER)
+    _state.filtered.clear()
+
+
+def enable_default_handler(stream: IO[str] | None = None) -> None:
+    """Write drytorch logs to a stream (replacing the previous default).
+
+    Handlers added by the user are left alone.
+
+    Args:
+        stream: where to write; None means ``sys.stderr`` at call time.
+    """
+    _register_level_names()
+    if stream is None:
+        stream = sys.stderr
+    _remove_default_handler()
+    handler = logging.StreamHandler(stream)
+    handler.terminator = ''  # the formatters end their lines themselves
+    handler.setFormatter(_make_formatter(_state.formatter_name, stream))
+    logger.addHandler(handler)
+    _state.handler = handler
+    if _state.deduplicate:
+        _add_deduplicate_filters()
+
+
+def disable_default_handler() -> None:
+    """Stop writing drytorch logs through the default handler."""
+    _remove_default_handler()
+    _remove_deduplicate_filters()
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    _state.handler = handler
+
+
+def enable_propagation(deduplicate_stream: bool = True) -> None:
+    """Pass drytorch records on to the root logger's handlers too.
+
+    Args:
+        deduplicate_stream: if True, root handlers that write to the same
+            stream as the default handler skip drytorch records, so that
+            each line is written once.
+    """
+    logger.propagate = True
+    _state.deduplicate = deduplicate_stream
+    if deduplicate_stream:
+        _add_deduplicate_filters()
+    else:
+        _remove_deduplicate_filters()
+
+
+def disable_propagation() -> None:
+    """Keep drytorch records away from the root logger's handlers."""
+    logger.propagate = False
+    _state.deduplicate = False
+    _remove_deduplicate_filters()
+
+
+def set_formatter(style: str) -> None:
+    """Choose how the default handler formats lines.
+
+    Args:
+        style: 'drytorch' (every line kept) or 'progress' (on a terminal,
+            epoch and checkpoint lines are overwritten by the next line).
+
+    Raises:
+        ValueError: if the style is not one of the two.
+    """
+    if style not in _FORMATTER_NAMES:
+        msg = f"Expected formatter 'drytorch' or 'progress', got {style!r}."
+        raise ValueError(msg)
+    _state.formatter_name = style
+    handler = _state.handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setFormatter(_make_formatter(style, handler.stream))
+
+
+def get_verbosity() -> int:
+    """Return the level of the drytorch logger (lower records are dropped)."""
+    return logger.level
+
+
+def set_verbosity(level_no: int) -> None:
+    """Set the level of the drytorch logger.
+
+    Args:
+        level_no: the lowest level to log, e.g. ``INFO_LEVELS.metrics``.
+
+    Raises:
+        TypeError: if the level is not an int.
+    """
+    if isinstance(level_no, bool) or not isinstance(level_no, int):
+        msg = f'Expected an int level, got {type(level_no).__name__}.'
+        raise TypeError(msg)
+    logger.setLevel(level_no)
+
+
+def _format_value(value: Any, spec: str) -> str:
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _metrics_text(source_name: str, metrics: Mapping[str, Any]) -> str:
+    parts = [f'{source_name:>15}: ']
+    for name, value in metrics.items():
+        parts.append(f'\t{name}={_format_value(value, "4e")}')
+    return ''.join(parts)
+
+
+class BuiltinLogger(Tracker):
+    """Write one line per event through the ``'drytorch'`` logger.
+
+    The line of each event is logged at its level in :data:`INFO_LEVELS`;
+    nothing is written to disk. Text is built only when the level is
+    enabled.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        _register_level_names()
+
+    @on(log_events.StartExperimentEvent)
+    def _on_start_experiment(
+        self, event: log_events.StartExperimentEvent
+    ) -> None:
+        if event.resumed:
+            fmt = 'Experiment: %s - Resuming run: %s'
+        else:
+            fmt = 'Experiment: %s - Starting run: %s'
+        logger.log(INFO_LEVELS.experiment, fmt, event.exp_name, event.run_id)
+
+    @on(log_events.StopExperimentEvent)
+    def _on_stop_experiment(
+        self, event: log_events.StopExperimentEvent
+    ) -> None:
+        logger.log(
+            INFO_LEVELS.experiment,
+            'Experiment: %s - Stopping run: %s',
+            event.exp_name,
+            event.run_id,
+        )
+
+    @on(log_events.ModelRegistrationEvent)
+    def _on_model_registration(
+        self, event: log_events.ModelRegistrationEvent
+    ) -> None:
+        logger.log(
+            INFO_LEVELS.internal,
+            'Model %s has been registered',
+            event.model_name,
+        )
+
+    @on(log_events.ActorRegistrationEvent)
+    def _on_actor_registration(
+        self, event: log_events.ActorRegistrationEvent
+    ) -> None:
+        logger.log(
+            INFO_LEVELS.internal,
+            'Source %s %s has been registered',
+            event.actor_name,
+            event.model_name,
+        )
+
+    @on(log_events.StartTrainingEvent)
+    def _on_start_training(self, event: log_events.StartTrainingEvent) -> None:
+        logger.log(
+            INFO_LEVELS.training, 'Training %s started', event.model_name
+        )
+
+    @on(log_events.EndTrainingEvent)
+    def _on_end_training(self, event: log_events.EndTrainingEvent) -> None:
+        logger.log(INFO_LEVELS.training, 'Training ended')
+
+    @on(log_events.TerminatedTrainingEvent)
+    def _on_terminated_training(
+        self, event: log_events.TerminatedTrainingEvent
+    ) -> None:
+        logger.log(
+            INFO_LEVELS.training,
+            'Training %s terminated at epoch %d. Reason: %s',
+            event.model_name,
+            event.epoch,
+            event.reason,
+        )
+
+    @on(log_events.StartEpochEvent)
+    def _on_start_epoch(self, event: log_events.StartEpochEvent) -> None:
+        level = INFO_LEVELS.epoch
+        if not logger.isEnabledFor(level):
+            return
+        if event.end_epoch is None:
+            logger.log(level, '====> Epoch %d:', event.epoch)
+            return
+        width = len(str(event.end_epoch))
+        logger.log(
+            level, '====> Epoch %*d/%d:', width, event.epoch, event.end_epoch
+        )
+
+    @on(log_events.EndEpochEvent)
+    def _on_end_epoch(self, event: log_events.EndEpochEvent) -> None:
+        logger.log(INFO_LEVELS.internal, 'Epoch completed')
+
+    @on(log_events.MetricEvent)
+    def _on_metrics(self, event: log_events.MetricEvent) -> None:
+        level = INFO_LEVELS.metrics
+        if not logger.isEnabledFor(level):
+            return
+        text = _metrics_text(event.source_name, event.metrics)
+        logger.log(level, '%s', text)
+
+    @on(log_events.SaveModelEvent)
+    def _on_save_model(self, event: log_events.SaveModelEvent) -> None:
+        logger.log(
+            INFO_LEVELS.model_state,
+            'Saving %s %s in: %s',
+            event.model_name,
+            event.definition,
+            event.location,
+        )
+
+    @on(log_events.LoadModelEvent)
+    def _on_load_model(self, event: log_events.LoadModelEvent) -> None:
+        logger.log(
+            INFO_LEVELS.model_state,
+            'Loading %s %s at epoch %d',
+            event.model_name,
+            event.definition,
+            event.epoch,
+        )
+
+    @on(log_events.LearningRateEvent)
+    def _on_learning_rate(self, event: log_events.LearningRateEvent) -> None:
+        level = INFO_LEVELS.model_state
+        if not logger.isEnabledFor(level):
+            return
+        fmt = 'Updated %s optimizer at epoch %d'
+        args: list[Any] = [event.model_name, event.epoch]
+        if event.base_lr is not None:
+            fmt += '. New learning rate: %s'
+            args.append(event.base_lr)
+        if event.scheduler_name is not None:
+            fmt += '. New scheduler: %s'
+            args.append(event.scheduler_name)
+        logger.log(level, fmt, *args)
+
+    @on(log_events.StartTestEvent)
+    def _on_start_test(self, event: log_events.StartTestEvent) -> None:
+        logger.log(INFO_LEVELS.test, 'Testing %s started', event.model_name)
+
+    @on(log_events.EndTestEvent)
+    def _on_end_test(self, event: log_events.EndTestEvent) -> None:
+        logger.log(INFO_LEVELS.internal, 'Test executed without errors')

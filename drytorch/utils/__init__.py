@@ -1,0 +1,2 @@
+"""Framework-free helpers: metadata representation, tensor ops, files."""
+

@@ -1,0 +1,363 @@
+"""Running averages of named values, and filters for value histories.
+
+An averager keeps, for every key, the sum of the values it was given
+(``aggregate``) and how many samples they stand for (``counts``);
+:meth:`AbstractAverager.reduce` divides one by the other.
+
+:class:`TorchAverager` is built for the training loop: adding a batch of
+tensors never synchronises the host with the device. Sums stay tensors on
+the device of the values and counts are Python integers (a tensor's number
+of elements is known on the host), so the values reach the host only when
+somebody converts the reduced tensors, once per epoch.
+
+:func:`get_moving_average` and :func:`get_trailing_mean` return filters
+that turn a history of floats into one value (e.g. to smooth a monitored
+metric).
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+
+import torch
+import torch.distributed as dist
+
+if TYPE_CHECKING:
+    from collections.abc import KeysView
+
+    from typing_extensions import Self
+
+__all__ = [
+    'AbstractAverager',
+    'Averager',
+    'TorchAverager',
+    'get_moving_average',
+    'get_trailing_mean',
+]
+
+_T = TypeVar('_T', float, torch.Tensor)
+
+# Summing thousands of half-precision values in their own dtype overflows or
+# loses the small contributions; sums of these dtypes are kept in float32.
+_UPCAST_DTYPES = frozenset({torch.float16, torch.bfloat16})
+
+
+class AbstractAverager(Generic[_T], metaclass=abc.ABCMeta):
+    """Sums and sample counts of named values.
+
+    Add a mapping of values or another averager with ``+`` or ``+=``. The
+    first update fixes the keys: a later update may omit some of them, but a
+    new key raises ``KeyError``.
+
+    Attributes:
+        aggregate: the sum of the values added so far, by key.
+        counts: how many samples the sums stand for, by key.
+    """
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, **kwargs: _T) -> None:
+        """Create the averager.
+
+        Args:
+            kwargs: optional first values, added as one update.
+        """
+        self.aggregate: dict[str, _T] = {}
+        self.counts: dict[str, int] = {}
+        self._reduced: dict[str, _T] | None = None
+        if kwargs:
+            self += kwargs
+
+    @abc.abstractmethod
+    def _digest(self, value: Any) -> tuple[_T, int]:
+        """Return the sum of a value and the number of samples it holds."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _equal(first: _T, second: _T) -> bool:
+        """Whether two sums are equal."""
+
+    def __iadd__(self, other: AbstractAverager[_T] | Mapping[str, _T]) -> Self:
+        """Add a mapping of values or the state of another averager."""
+        if isinstance(other, AbstractAverager):
+            self._merge(other)
+            return self
+        aggregate = self.aggregate
+        counts = self.counts
+        if counts:
+            if not other.keys() <= counts.keys():
+                _raise_new_keys(counts, other)
+            for key, value in other.items():
+                total, count = self._digest(value)
+                aggregate[key] = aggregate[key] + total
+                counts[key] += count
+        else:
+            for key, value in other.items():
+                aggregate[key], counts[key] = self._digest(value)
+        self._reduced = None
+        return self
+
+    def __add__(self, other: AbstractAverager[_T] | Mapping[str, _T]) -> Self:
+        """Return a new averager with the state of both operands."""
+        if not isinstance(other, AbstractAverager | Mapping):
+            return NotImplemented
+        new = type(self)()
+        new.aggregate = dict(self.aggregate)
+        new.counts = dict(self.counts)
+        new += other
+        return new
+
+    def __bool__(self) -> bool:
+        """Whether any sample was added."""
+        return any(self.counts.values())
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when both have the same keys, sums and counts."""
+        if not isinstance(other, AbstractAverager):
+            return NotImplemented
+        if self.counts != other.counts:
+            return False
+        return all(
+            self._equal(value, other.aggregate[key])
+            for key, value in self.aggregate.items()
+        )
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(keys={list(self.counts)})'
+
+    def keys(self) -> KeysView[str]:
+        """Return the keys seen so far."""
+        return self.counts.keys()
+
+    def clear(self) -> None:
+        """Forget every value and key."""
+        self.aggregate = {}
+        self.counts = {}
+        self._reduced = None
+
+    def reduce(self) -> dict[str, _T]:
+        """Return the average of every key (sum / count).
+
+        The result is cached until the next update.
+        """
+        if self._reduced is None:
+            counts = self.counts
+            self._reduced = {
+                key: total / counts[key]
+                for key, total in self.aggregate.items()
+            }
+        return dict(self._reduced)
+
+    def all_reduce(self) -> dict[str, _T]:
+        """Return the averages over every process.
+
+        The base implementation only sees this process and equals
+        :meth:`reduce`.
+        """
+        return self.reduce()
+
+    def _merge(self, other: AbstractAverager[_T]) -> None:
+        aggregate = self.aggregate
+        counts = self.counts
+        if counts:
+            if not other.counts.keys() <= counts.keys():
+                _raise_new_keys(counts, other.counts)
+            for key, total in other.aggregate.items():
+                aggregate[key] = aggregate[key] + total
+                counts[key] += other.counts[key]
+        else:
+            self.aggregate = dict(other.aggregate)
+            self.counts = dict(other.counts)
+        self._reduced = None
+
+
+class Averager(AbstractAverager[float]):
+    """Averager of Python numbers: each value counts as one sample."""
+
+    def _digest(self, value: Any) -> tuple[float, int]:
+        return value, 1
+
+    @staticmethod
+    def _equal(first: float, second: float) -> bool:
+        return first == second
+
+
+class TorchAverager(AbstractAverager[torch.Tensor]):
+    """Averager of tensors: a tensor counts as ``numel()`` samples.
+
+    A scalar counts as one sample and a per-sample vector as one sample per
+    element, so averaging vectors gives the exact per-sample mean across
+    batches of different sizes. Updates never synchronise the host with the
+    device: sums are detached tensors on the values' device (half-precision
+    values are summed in float32) and counts are Python integers.
+    """
+
+    def _digest(self, value: Any) -> tuple[torch.Tensor, int]:
+        if not isinstance(value, torch.Tensor):
+            value = torch.as_tensor(value)
+        value = value.detach()
+        if value.dtype in _UPCAST_DTYPES:
+            return value.sum(dtype=torch.float32), value.numel()
+        return value.sum(), value.numel()
+
+    @staticmethod
+    def _equal(first: torch.Tensor, second: torch.Tensor) -> bool:
+        return torch.equal(first, second.to(first.device))
+
+    def all_reduce(self) -> dict[str, torch.Tensor]:
+        """Return the averages of sums and counts over every process.
+
+        With ``torch.distributed`` initialized, the sums and the counts of
+        every key are all-reduced across processes (every process must hold
+        the same keys and call this method); otherwise this equals
+        :meth:`reduce`. The local state is left as it is, so the call can be
+        repeated; its result is what :meth:`reduce` returns until the next
+        update.
+        """
+        if not (dist.is_available() and dist.is_initialized()):
+            return self.reduce()
+        keys = sorted(self.counts)
+        if not keys:
+            return {}
+        totals = [self.aggregate[key] for key in keys]
+        device = totals[0].device
+        dtype = torch.float32
+        for total in totals:
+            dtype = torch.promote_types(dtype, total.dtype)
+        sums = torch.stack([t.to(device=device, dtype=dtype) for t in totals])
+        counts = torch.tensor(
+            [self.counts[key] for key in keys], device=device
+        )
+        dist.all_reduce(sums)
+        dist.all_reduce(counts)
+        averages = sums / counts
+        self._reduced = dict(zip(keys, averages.unbind(), strict=True))
+        return dict(self._reduced)
+
+
+def _raise_new_keys(
+    expected: Mapping[str, Any], got: Mapping[str, Any]
+) -> NoReturn:
+    new_keys = sorted(set(got) - set(expected))
+    msg = (
+        f'Expected keys among {sorted(expected)}, got {sorted(got)}: '
+        f'keys {new_keys} appeared after the first update.'
+    )
+    raise KeyError(msg)
+
+
+class _MovingAverage:
+    """Exponentially weighted mean of the most recent values."""
+
+    def __init__(self, decay: float, mass_coverage: float) -> None:
+        if not 0 <= decay < 1:
+            msg = f'Expected 0 <= decay < 1, got {decay}.'
+            raise ValueError(msg)
+        if not 0 < mass_coverage <= 1:
+            msg = f'Expected 0 < mass_coverage <= 1, got {mass_coverage}.'
+            raise ValueError(msg)
+        self.decay = decay
+        self.mass_coverage = mass_coverage
+        self.window: int | None
+        if decay == 0:
+            self.window = 1
+        elif mass_coverage == 1:
+            self.window = None
+        else:
+            # Smallest n such that the n most recent weights hold
+            # mass_coverage of the infinite series: 1 - decay**n >= coverage.
+            ratio = math.log(1 - mass_coverage) / math.log(decay)
+            self.window = max(1, math.ceil(ratio - 1e-9))
+        self.__name__ = (
+            f'moving_average(decay={decay}, mass_coverage={mass_coverage})'
+        )
+
+    def __call__(self, values: Sequence[float]) -> float:
+        if not values:
+            msg = 'Expected a non-empty sequence of values, got none.'
+            raise ValueError(msg)
+        weight = 1.0
+        total = 0.0
+        mass = 0.0
+        for value in itertools.islice(reversed(values), self.window):
+            total += weight * value
+            mass += weight
+            weight *= self.decay
+        return total / mass
+
+    def __repr__(self) -> str:
+        return self.__name__
+
+
+class _TrailingMean:
+    """Mean of the most recent values."""
+
+    def __init__(self, window_size: int) -> None:
+        if (
+            not isinstance(window_size, int)
+            or isinstance(window_size, bool)
+            or window_size < 1
+        ):
+            msg = (
+                f'Expected a positive integer window_size, got {window_size}.'
+            )
+            raise ValueError(msg)
+        self.window_size = window_size
+        self.__name__ = f'trailing_mean(window_size={window_size})'
+
+    def __call__(self, values: Sequence[float]) -> float:
+        if not values:
+            msg = 'Expected a non-empty sequence of values, got none.'
+            raise ValueError(msg)
+        recent = list(itertools.islice(reversed(values), self.window_size))
+        return sum(recent) / len(recent)
+
+    def __repr__(self) -> str:
+        return self.__name__
+
+
+def get_moving_average(
+    decay: float = 0.9, mass_coverage: float = 0.99
+) -> Callable[[Sequence[float]], float]:
+    """Return a filter computing an exponential moving average.
+
+    The most recent value weighs 1, the one before ``decay``, then
+    ``decay**2`` and so on; the weights are normalised. Older values are
+    ignored once the weights kept hold ``mass_coverage`` of the total weight
+    of an infinite history.
+
+    Args:
+        decay: weight ratio between consecutive values, in [0, 1).
+        mass_coverage: share of the weight to keep, in (0, 1]; 1 keeps the
+            whole history.
+
+    Returns:
+        A picklable callable from a non-empty sequence of floats to a float,
+        whose ``__name__`` describes it.
+
+    Raises:
+        ValueError: if an argument is out of its range.
+    """
+    return _MovingAverage(decay, mass_coverage)
+
+
+def get_trailing_mean(window_size: int) -> Callable[[Sequence[float]], float]:
+    """Return a filter computing the mean of the last ``window_size`` values.
+
+    Shorter histories are averaged whole.
+
+    Args:
+        window_size: how many of the most recent values to average.
+
+    Returns:
+        A picklable callable from a non-empty sequence of floats to a float,
+        whose ``__name__`` is e.g. ``trailing_mean(window_size=3)``.
+
+    Raises:
+        ValueError: if window_size is not a positive integer.
+    """
+    return _TrailingMean(window_size)

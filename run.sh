@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Set up the project's virtual environment, then run the tests or a notebook.
+#
+#   ./run.sh test [PYTEST_ARGS...]   lint, type check, then pytest
+#   ./run.sh showcase [NOTEBOOK]     execute notebooks/NOTEBOOK.md in a kernel
+#
+# Needs only python3 (with venv and pip). The first call creates .venv and
+# installs the project; later calls reuse it until pyproject.toml changes.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+
+readonly VENV=.venv
+readonly PY=$VENV/bin/python
+# Pinned: an unpinned torch pulls a CUDA build of several GB, and installing it
+# before the project keeps `torch>=...` in pyproject from choosing another.
+readonly TORCH_REQUIREMENT='torch==2.13.0'
+readonly SHOWCASE_DIR=out/showcase
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  cat <<'EOF'
+Usage:
+  ./run.sh test [PYTEST_ARGS...]   set up, lint, type check and run the tests
+  ./run.sh showcase [NOTEBOOK]     set up and execute notebooks/NOTEBOOK.md
+                                   (default: getting_started, else
+                                   experiments_and_runs); output in out/showcase/
+EOF
+}
+
+ensure_venv() {
+  # A venv whose creation was interrupted has a python but no pip: redo it.
+  if ! "$PY" -m pip --version >/dev/null 2>&1; then
+    say "Creating $VENV"
+    python3 -m venv --clear "$VENV"
+  fi
+}
+
+ensure_python_packages() {
+  local digest stamp
+  digest=$(sha256sum pyproject.toml | cut -c1-16)
+  stamp=$VENV/.installed-$digest
+  [[ -f $stamp ]] && return
+  say "Installing $TORCH_REQUIREMENT"
+  "$PY" -m pip install "$TORCH_REQUIREMENT"
+  say 'Installing drytorch (editable) with its dev extra'
+  "$PY" -m pip install -e '.[dev]'
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+}
+
+setup() {
+  # System (apt) packages: none are needed yet. When one is, install it here,
+  # before the venv, only when it is missing, with a single `apt-get update`.
+  ensure_venv
+  ensure_python_packages
+}
+
+run_tests() {
+  say 'ruff check'
+  "$PY" -m ruff check drytorch tests bench
+  say 'ruff format --check'
+  "$PY" -m ruff format --check drytorch tests bench
+  say 'mypy'
+  "$PY" -m mypy
+  say 'pytest'
+  local status=0
+  "$PY" -m pytest "$@" || status=$?
+  if ((status == 5)); then
+    die 'pytest collected no tests (exit status 5); failing.'
+  fi
+  return "$status"
+}
+
+run_showcase() {
+  local name=${1:-}
+  if [[ -z $name ]]; then
+    name=getting_started
+    [[ -f notebooks/$name.md ]] || name=experiments_and_runs
+  fi
+  # Accept `foo`, `foo.md` and `notebooks/foo.md` alike.
+  name=${name##*/}
+  name=${name%.md}
+  local source=notebooks/$name.md
+  if [[ ! -f $source ]]; then
+    die "no notebook $source; available: $(cd notebooks && ls -- *.md)"
+  fi
+
+  # Start empty, so that what is listed below comes from this execution only.
+  rm -rf "$SHOWCASE_DIR"
+  say "Executing $source (kernel working directory: $SHOWCASE_DIR/)"
+  local executed=$SHOWCASE_DIR/$name.ipynb
+  if ! "$PY" notebooks/_execute.py "$source" "$SHOWCASE_DIR"; then
+    die "a cell of $source failed; what ran is in $executed"
+  fi
+
+  local files
+  mapfile -t files < <(find "$SHOWCASE_DIR" -type f ! -path "$executed" | sort)
+  say "Executed notebook: $executed"
+  say "Files written by the notebook (${#files[@]}, under $SHOWCASE_DIR/):"
+  local limit=40
+  printf '    %s\n' "${files[@]:0:limit}"
+  if ((${#files[@]} > limit)); then
+    printf '    ... and %d more\n' $((${#files[@]} - limit))
+  fi
+}
+
+main() {
+  local target=${1:-}
+  case $target in
+    test)
+      shift
+      setup
+      run_tests "$@"
+      ;;
+    showcase)
+      shift
+      (($# <= 1)) || { usage >&2; exit 2; }
+      setup
+      run_showcase "$@"
+      ;;
+    -h | --help | help)
+      usage
+      ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,287 @@
+"""Tests of drytorch.trackers.tqdm: progress bars driven by events."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import sys
+
+import pytest
+
+from drytorch.core import log_events
+from drytorch.trackers import tqdm as dt_tqdm
+from drytorch.trackers.tqdm import EpochBar, TqdmLogger, TrainingBar
+
+
+class TTYStream(io.StringIO):
+    """A text buffer that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _iterate(
+    source: str = 'Trainer',
+    batch_size: int | None = 4,
+    n_iter: int = 3,
+    dataset_size: int = 10,
+) -> log_events.IterateBatchEvent:
+    return log_events.IterateBatchEvent(
+        source, batch_size, n_iter, dataset_size
+    )
+
+
+def _bar_of(event: log_events.IterateBatchEvent) -> EpochBar:
+    (callback,) = event.push_updates
+    bar = callback.__self__  # type: ignore[attr-defined]
+    assert isinstance(bar, EpochBar)
+    return bar
+
+
+def test_iterate_event_gets_an_epoch_bar_callback() -> None:
+    tracker = TqdmLogger(file=io.StringIO())
+    event = _iterate()
+    tracker.notify(event)
+    bar = _bar_of(event)
+    assert (bar.batch_size, bar.n_iter, bar.n_samples) == (4, 3, 10)
+    assert bar.batches_done == 0
+    tracker.clean_up()
+
+
+def test_samples_are_counted_by_batches_and_capped() -> None:
+    tracker = TqdmLogger(file=io.StringIO())
+    event = _iterate(batch_size=4, n_iter=3, dataset_size=10)
+    tracker.notify(event)
+    bar = _bar_of(event)
+
+    event.update({'loss': 0.5}, 1, 2)
+    assert (bar.batches_done, bar.samples_seen) == (2, 8)
+    event.update({'loss': 0.25}, 1, 1)  # last batch holds 2 samples
+    assert (bar.batches_done, bar.samples_seen) == (3, 10)
+    event.update({}, 1, 4)  # a late or repeated final call changes nothing
+    assert (bar.batches_done, bar.samples_seen) == (3, 10)
+    tracker.clean_up()
+
+
+def test_samples_grow_with_the_number_of_processes() -> None:
+    bar = EpochBar(4, 3, 20, leave=True, file=io.StringIO(), desc='Val')
+    bar.update({}, 2)  # default: one batch per call
+    assert (bar.batches_done, bar.samples_seen) == (1, 8)
+    bar.update({}, 2, 1)
+    assert bar.samples_seen == 16
+    bar.update({}, 2, 1)
+    assert bar.samples_seen == 20
+    bar.close()
+
+
+def test_unknown_batch_size_counts_samples_in_proportion() -> None:
+    bar = EpochBar(None, 4, 10, leave=True, file=io.StringIO(), desc='T')
+    bar.update({}, 1, 2)
+    assert bar.samples_seen == 5
+    bar.update({}, 1, 2)
+    assert bar.samples_seen == 10
+    bar.close()
+
+
+def test_plain_stream_gets_a_final_line_without_carriage_returns() -> None:
+    out = io.StringIO()
+    tracker = TqdmLogger(file=out)
+    event = _iterate(source='Val', batch_size=4, n_iter=3, dataset_size=10)
+    tracker.notify(event)
+    event.update({'loss': 0.5, 'acc': 0.75}, 1, 3)
+    assert out.getvalue() == ''  # nothing drawn while the pass runs
+    tracker.notify(log_events.EndEpochEvent('Trainer', 'Net', 1))
+
+    text = out.getvalue()
+    assert '\r' not in text
+    assert '\x1b' not in text
+    (line,) = text.splitlines()
+    assert line.startswith('            Val: 100%|')
+    assert '3/3' in line
+    assert 'Samples=10, loss=5.000e-01, acc=7.500e-01' in line
+    assert text.endswith('\n')
+
+
+def test_plain_stream_writes_throttled_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dt_tqdm, '_PLAIN_REFRESH_S', 0.0)
+    out = io.StringIO()
+    bar = EpochBar(2, 4, 8, leave=False, file=out, desc='T')
+    bar.update({'l': 1.0}, 1, 1)
+    bar.update({'l': 2.0}, 1, 1)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2  # no final line without leave
+    assert '1/4' in lines[0]
+    assert 'Samples=2, l=1.000e+00' in lines[0]
+    assert 'Samples=4, l=2.000e+00' in lines[1]
+    assert '\r' not in out.getvalue()
+
+
+def test_plain_stream_without_leave_writes_nothing_for_short_passes() -> None:
+    out = io.StringIO()
+    tracker = TqdmLogger(leave=False, file=out)
+    event = _iterate()
+    tracker.notify(event)
+    event.update({}, 1, 3)
+    tracker.notify(log_events.EndTestEvent('Test', 'Net'))
+    assert out.getvalue() == ''
+    assert _bar_of(event).closed
+
+
+def test_terminal_gets_a_live_bar() -> None:
+    out = TTYStream()
+    tracker = TqdmLogger(file=out)
+    event = _iterate(source='Test')
+    tracker.notify(event)
+    event.update({'mse': 2.0}, 1, 3)
+    tracker.notify(log_events.EndTestEvent('Test', 'Net'))
+    text = out.getvalue()
+    assert '\r' in text
+    assert 'Test: 100%' in text
+    assert 'Samples=10, mse=2.000e+00' in text
+    assert text.endswith('\n')  # left on screen
+    assert _bar_of(event).closed
+
+
+def test_bars_close_on_end_epoch_and_on_new_pass() -> None:
+    tracker = TqdmLogger(file=io.StringIO())
+    train = _iterate('Trainer')
+    tracker.notify(train)
+    validation = _iterate('Validation')
+    tracker.notify(validation)
+    assert _bar_of(train).closed
+    assert not _bar_of(validation).closed
+    tracker.notify(log_events.EndEpochEvent('Trainer', 'Net', 1))
+    assert _bar_of(validation).closed
+
+
+def test_update_after_close_is_ignored() -> None:
+    out = io.StringIO()
+    bar = EpochBar(4, 3, 10, leave=True, file=out, desc='T')
+    bar.update({}, 1, 1)
+    bar.close()
+    written = out.getvalue()
+    bar.update({}, 1, 1)
+    bar.close()
+    assert out.getvalue() == written
+
+
+def _train(tracker: TqdmLogger, n_epochs: int) -> list[EpochBar]:
+    bars = []
+    tracker.notify(
+        log_events.StartTrainingEvent('Trainer', 'Net', 0, n_epochs)
+    )
+    for epoch in range(1, n_epochs + 1):
+        tracker.notify(
+            log_events.StartEpochEvent('Trainer', 'Net', epoch, n_epochs)
+        )
+        event = _iterate()
+        tracker.notify(event)
+        event.update({'loss': 1.0}, 1, 3)
+        bars.append(_bar_of(event))
+        tracker.notify(log_events.EndEpochEvent('Trainer', 'Net', epoch))
+    return bars
+
+
+def test_training_bar_spans_the_training() -> None:
+    out = io.StringIO()
+    tracker = TqdmLogger(enable_training_bar=True, file=out)
+    bars = _train(tracker, 3)
+    training_bar = tracker._training_bar
+    assert isinstance(training_bar, TrainingBar)
+    assert training_bar.epochs_done == 3
+    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+
+    assert training_bar.closed
+    assert all(bar.closed for bar in bars)
+    # epoch bars under a training bar are not left: one line in all
+    (line,) = out.getvalue().splitlines()
+    assert line.startswith('Epoch: 3 / 3: 100%|')
+    assert '3/3' in line
+
+
+def test_training_bar_on_terminal_nests_epoch_bars() -> None:
+    out = TTYStream()
+    tracker = TqdmLogger(enable_training_bar=True, file=out)
+    _train(tracker, 2)
+    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    text = out.getvalue()
+    assert 'Epoch: 2 / 2' in text
+    assert 'Trainer:' in text
+
+
+def test_training_bar_follows_epochs() -> None:
+    bar = TrainingBar(5, 8, io.StringIO(), leave=True)
+    bar.update(6)
+    assert bar.epochs_done == 0
+    bar.complete(6)
+    bar.update(7)
+    assert bar.epochs_done == 1
+    bar.complete(99)
+    assert bar.epochs_done == 3  # capped at the epochs to train
+    bar.close()
+    assert bar.closed
+
+
+def test_no_training_bar_unless_enabled() -> None:
+    out = io.StringIO()
+    tracker = TqdmLogger(file=out)
+    _train(tracker, 2)
+    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    assert tracker._training_bar is None
+    assert len(out.getvalue().splitlines()) == 2  # one left line per epoch
+
+
+def test_terminated_training_closes_every_bar() -> None:
+    tracker = TqdmLogger(enable_training_bar=True, file=io.StringIO())
+    tracker.notify(log_events.StartTrainingEvent('Trainer', 'Net', 0, 5))
+    tracker.notify(log_events.StartEpochEvent('Trainer', 'Net', 1, 5))
+    event = _iterate()
+    tracker.notify(event)
+    training_bar = tracker._training_bar
+    assert training_bar is not None
+    tracker.notify(
+        log_events.TerminatedTrainingEvent('Trainer', 'Net', 1, 'NaN')
+    )
+    assert training_bar.closed
+    assert _bar_of(event).closed
+
+
+def test_clean_up_closes_the_bars() -> None:
+    tracker = TqdmLogger(enable_training_bar=True, file=io.StringIO())
+    tracker.notify(log_events.StartTrainingEvent('Trainer', 'Net', 0, 5))
+    event = _iterate()
+    tracker.notify(event)
+    training_bar = tracker._training_bar
+    assert training_bar is not None
+    tracker.clean_up()
+    assert training_bar.closed
+    assert _bar_of(event).closed
+
+
+def test_stopping_the_run_closes_the_bars() -> None:
+    tracker = TqdmLogger(file=io.StringIO())
+    tracker.notify(
+        log_events.StartExperimentEvent(
+            None, 'Exp', datetime.datetime(2026, 1, 1), 'r'
+        )
+    )
+    event = _iterate()
+    tracker.notify(event)
+    tracker.notify(log_events.StopExperimentEvent('Exp', 'r'))
+    assert _bar_of(event).closed
+
+
+def test_default_file_is_stderr_when_the_bar_opens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracker = TqdmLogger()
+    replaced = io.StringIO()
+    monkeypatch.setattr(sys, 'stderr', replaced)
+    event = _iterate(source='Late')
+    tracker.notify(event)
+    event.update({}, 1, 3)
+    tracker.clean_up()
+    assert 'Late: 100%' in replaced.getvalue()
