@@ -375,6 +375,8 @@ def test_weights_only_refuses_code(
 def test_numpy_values_load_without_global_safe_globals(model: Model) -> None:
     # D11: the reference widened torch's safe globals for the whole process
     before = list(torch.serialization.get_safe_globals())
+    assert np.float64 not in before  # importing the module added nothing
+    assert np.dtype not in before
     optimizer = torch.optim.SGD(model.module.parameters(), lr=np.float64(0.5))
     model.checkpoint.bind_optimizer(optimizer)
     _save_at(model, 1)

@@ -552,7 +552,7 @@ class LocalCheckpoint(AbstractCheckpoint):
         if not model_dir.is_dir():
             raise exceptions.ModelNotFoundError(model_dir)
         if epoch == -1:
-            saved = _saved_epochs(model_dir)
+            saved = list(_saved_epochs(model_dir))
             if not saved:
                 raise exceptions.ModelNotFoundError(model_dir)
             epoch = max(saved)

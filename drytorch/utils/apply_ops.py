@@ -271,9 +271,27 @@ def apply_to(obj: _Obj, device: torch.device | str | int) -> _Obj:
     if not isinstance(device, torch.device):
         device = torch.device(device)
     non_blocking = device.type != 'cpu'
-    if isinstance(obj, torch.Tensor):  # the most common batch element
-        return obj.to(device, non_blocking=non_blocking)  # type: ignore[return-value]
+    tensor_type = torch.Tensor
+    data: Any = obj
+    result: Any  # the same structure as obj
+    if isinstance(data, tensor_type):  # the most common batch shapes first
+        result = data.to(device, non_blocking=non_blocking)
+        return result
+    cls = type(data)
+    if cls is tuple or cls is list:
+        result = [
+            item.to(device, non_blocking=non_blocking)
+            if isinstance(item, tensor_type)
+            else _move_nested(item, device, non_blocking)
+            for item in data
+        ]
+        if cls is tuple:
+            result = tuple(result)
+        return result
+    return _move_nested(data, device, non_blocking)
 
+
+def _move_nested(obj: Any, device: torch.device, non_blocking: bool) -> Any:
     def _to_device(tensor: torch.Tensor) -> torch.Tensor:
         return tensor.to(device, non_blocking=non_blocking)
 
@@ -296,8 +314,10 @@ def apply_cpu_detach(obj: _Obj) -> _Obj:
     Returns:
         A structure like ``obj`` with detached CPU tensors.
     """
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu()  # type: ignore[return-value]
+    data: Any = obj
+    if isinstance(data, torch.Tensor):
+        result: Any = data.detach().cpu()
+        return result
     # A fresh applier per call: its cycle guard must not be shared.
     applier = _Applier(torch.Tensor, _cpu_detach, strict=False, objects=True)
     return applier(obj)

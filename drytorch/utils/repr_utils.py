@@ -386,34 +386,72 @@ def _repr_dict(obj: dict[Any, Any], *, depth: int | None = None) -> Any:
     return represented
 
 
+def _print_limits(ndim: int) -> tuple[int, int]:
+    """Elements before summarizing, and edge items per axis."""
+    max_size = MAX_REPR_SIZE
+    # With MAX_REPR_SIZE = 10: 10 // 2**(ndim - 1) and 10 // 2**ndim.
+    return max(1, (2 * max_size) >> ndim), max(1, max_size >> ndim)
+
+
+def _edge_indices(length: int, edge_items: int) -> list[int] | None:
+    """Indices of the printed edges plus one elided element, if shorter."""
+    if length <= 2 * edge_items + 1:
+        return None
+    tail = range(length - edge_items, length)
+    return [*range(edge_items), edge_items, *tail]
+
+
+def _format_array(
+    array: np.ndarray, shape: tuple[int, ...], summarize: bool
+) -> LiteralStr:
+    threshold, edge_items = _print_limits(len(shape))
+    with np.printoptions(
+        precision=3,
+        suppress=True,
+        # The array was already cut to its edges when summarized.
+        threshold=0 if summarize else threshold,
+        edgeitems=edge_items,
+    ):
+        text = str(array)
+    return LiteralStr(f'Array of size {shape}\n{text}')
+
+
 @recursive_repr.register(torch.Tensor)
 def _repr_tensor(obj: torch.Tensor, *, depth: int | None = None) -> Any:
     tensor = obj.detach()
-    if tensor.is_sparse:
-        tensor = tensor.to_dense()
+    shape = tuple(tensor.shape)
+    if tensor.layout != torch.strided:
+        return LiteralStr(f'Tensor of size {shape}, layout {tensor.layout}')
+    threshold, edge_items = _print_limits(tensor.ndim)
+    summarize = tensor.numel() > threshold
+    if summarize:
+        # Only the printed edges leave the device, not the whole tensor.
+        for dim, length in enumerate(shape):
+            indices = _edge_indices(length, edge_items)
+            if indices is not None:
+                index = torch.tensor(indices, device=tensor.device)
+                tensor = tensor.index_select(dim, index)
     try:
         array = tensor.cpu().numpy()
-    except (TypeError, RuntimeError):  # dtypes numpy lacks (bfloat16, ...)
-        try:
+    except (TypeError, RuntimeError, NotImplementedError):
+        try:  # dtypes numpy lacks (bfloat16, ...)
             array = tensor.cpu().float().numpy()
-        except (TypeError, RuntimeError):
-            shape = tuple(obj.shape)
+        except (TypeError, RuntimeError, NotImplementedError):
             return LiteralStr(f'Tensor of size {shape}, dtype {obj.dtype}')
-    return _repr_array(array)
+    return _format_array(array, shape, summarize)
 
 
 @recursive_repr.register(np.ndarray)
 def _repr_array(obj: np.ndarray, *, depth: int | None = None) -> LiteralStr:
-    max_size = MAX_REPR_SIZE
-    ndim = obj.ndim
-    # 10 // 2**(ndim - 1) elements before summarizing, 10 // 2**ndim edges.
-    threshold = max(1, (2 * max_size) >> ndim)
-    edge_items = max(1, max_size >> ndim)
-    with np.printoptions(
-        precision=3, suppress=True, threshold=threshold, edgeitems=edge_items
-    ):
-        text = str(obj)
-    return LiteralStr(f'Array of size {obj.shape}\n{text}')
+    threshold, edge_items = _print_limits(obj.ndim)
+    summarize = obj.size > threshold
+    array = obj
+    if summarize:
+        for axis, length in enumerate(obj.shape):
+            indices = _edge_indices(length, edge_items)
+            if indices is not None:
+                array = np.take(array, indices, axis=axis)
+    return _format_array(array, obj.shape, summarize)
 
 
 @recursive_repr.register(type)
