@@ -55,6 +55,8 @@ class Model(Generic[_In, _Out]):
         epoch: the number of epochs trained.
         checkpoint: saves and loads the module's (and optimizer's) state.
         mixed_precision: whether the forward runs under autocast.
+        autocast_dtype: the autocast dtype (float16 on CUDA, where the loss
+            is scaled, bfloat16 elsewhere).
     """
 
     def __init__(
@@ -100,6 +102,10 @@ class Model(Generic[_In, _Out]):
         self.epoch = 0
         self.mixed_precision = mixed_precision
         self._device = torch.device(device) if device else default_device()
+        # float16 on CUDA (with loss scaling), bfloat16 elsewhere
+        self.autocast_dtype = (
+            torch.float16 if self._device.type == 'cuda' else torch.bfloat16
+        )
         self.module = self.prepare_module(module, should_distribute)
         self._forward: Callable[..., Any] = self.module
         if should_compile:
@@ -163,12 +169,12 @@ class Model(Generic[_In, _Out]):
         """The autocast context of the forward (a no-op when disabled)."""
         if not self.mixed_precision:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self._device.type)
+        return torch.autocast(self._device.type, dtype=self.autocast_dtype)
 
     def __call__(self, inputs: _In) -> _Out:
         """Run the module (under autocast with mixed precision)."""
         if self.mixed_precision:
-            with torch.autocast(device_type=self._device.type):
+            with torch.autocast(self._device.type, dtype=self.autocast_dtype):
                 return self._forward(inputs)
         return self._forward(inputs)
 

@@ -90,8 +90,9 @@ class ModelOptimizer:
         op = learning_schema.gradient_op
         self._gradient_op = None if isinstance(op, gradient_ops.NoOp) else op
         device = model.device
-        # float16 (CUDA autocast) needs loss scaling; bfloat16 does not
-        use_scaler = bool(model.mixed_precision) and device.type == 'cuda'
+        # float16 needs loss scaling; bfloat16 has float32's range and not
+        dtype = getattr(model, 'autocast_dtype', torch.float16)
+        use_scaler = bool(model.mixed_precision) and dtype == torch.float16
         self.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
         self._use_scaler = use_scaler
         model.checkpoint.bind_optimizer(self.optimizer)

@@ -1,0 +1,143 @@
+"""Registration of models and actors with runs."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+import torch
+from conftest import Config, RecordingTracker
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from drytorch.core import exceptions, log_events, register
+from drytorch.core.experiment import Experiment
+from drytorch.lib.load import DataLoader
+from drytorch.lib.models import Model
+from drytorch.lib.runners import ModelRunner
+
+
+def loader() -> DataLoader:
+    data = TensorDataset(torch.ones(4, 1), torch.ones(4, 1))
+    return DataLoader(data, batch_size=2)
+
+
+def test_model_outside_run_raises() -> None:
+    with pytest.raises(exceptions.NoActiveExperimentError):
+        Model(nn.Linear(1, 1))
+
+
+def test_module_registered_once(config: Config) -> None:
+    module = nn.Linear(1, 1)
+    first = Experiment(config, name='A')
+    second = Experiment(config, name='B')
+    with first.create_run(run_id='r1'):
+        model = Model(module)
+    with second.create_run():
+        with pytest.raises(exceptions.ModuleAlreadyRegisteredError) as info:
+            Model(module)
+        assert 'A' in str(info.value)
+        assert 'r1' in str(info.value)
+        register.unregister_model(model)
+        assert Model(module).name == 'Linear'
+
+
+def test_actor_needs_model_of_current_run(config: Config) -> None:
+    exp = Experiment(config, name='E')
+    with exp.create_run(run_id='r1'):
+        model = Model(nn.Linear(1, 1))
+    with exp.create_run(run_id='r1', resume=True):
+        ModelRunner(model, loader=loader())()  # resumed: same run
+    with exp.create_run(run_id='r2'):
+        runner = ModelRunner(model, loader=loader())
+        with pytest.raises(exceptions.ModuleNotRegisteredError) as info:
+            runner()
+        assert 'r2' in str(info.value)
+
+
+def test_actor_documented_once_per_run(
+    config: Config, recorder: RecordingTracker
+) -> None:
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(recorder)
+    with exp.create_run(run_id='r'):
+        model = Model(nn.Linear(1, 1))
+        runner = ModelRunner(model, loader=loader())
+        runner()
+        runner()
+    with exp.create_run(run_id='r', resume=True):
+        runner()
+    registrations = recorder.of_type(log_events.ActorRegistrationEvent)
+    assert len(registrations) == 2
+    assert registrations[0].actor_name == 'ModelRunner'
+    assert registrations[0].model_name == 'Linear'
+
+
+def test_new_actor_with_recycled_id_is_documented(
+    config: Config, recorder: RecordingTracker
+) -> None:
+    """PITFALLS D34: actors are not tracked by id()."""
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(recorder)
+    with exp.create_run():
+        model = Model(nn.Linear(1, 1))
+        for _ in range(30):
+            runner = ModelRunner(model, loader=loader())
+            runner()
+            del runner
+            gc.collect()
+    registrations = recorder.of_type(log_events.ActorRegistrationEvent)
+    assert len(registrations) == 30
+
+
+def test_default_model_names_unique_in_run(config: Config) -> None:
+    with Experiment(config, name='E').create_run():
+        first = Model(nn.Linear(1, 1))
+        second = Model(nn.Linear(1, 1))
+        assert (first.name, second.name) == ('Linear', 'Linear_2')
+
+
+def test_explicit_duplicate_model_name_raises(config: Config) -> None:
+    with Experiment(config, name='E').create_run():
+        keep = Model(nn.Linear(1, 1), name='net')
+        with pytest.raises(exceptions.NameAlreadyRegisteredError):
+            Model(nn.Linear(1, 1), name='net')
+        assert keep.name == 'net'
+
+
+def test_explicit_name_kept_after_resume(config: Config) -> None:
+    """PITFALLS D06: no counter suffixes on explicit names."""
+    exp = Experiment(config, name='E')
+    with exp.create_run(run_id='r'):
+        Model(nn.Linear(1, 1), name='net')
+    with exp.create_run(run_id='r', resume=True):
+        assert Model(nn.Linear(1, 1), name='net').name == 'net'
+
+
+@pytest.mark.parametrize('bad', ['..', 'a/b', '.', 'x\\y'])
+def test_invalid_model_and_actor_names(config: Config, bad: str) -> None:
+    with Experiment(config, name='E').create_run():
+        with pytest.raises(exceptions.InvalidNameError):
+            Model(nn.Linear(1, 1), name=bad)
+        model = Model(nn.Linear(1, 1))
+        with pytest.raises(exceptions.InvalidNameError):
+            ModelRunner(model, name=bad, loader=loader())
+
+
+def test_model_registration_event(
+    config: Config, recorder: RecordingTracker
+) -> None:
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(recorder)
+    with exp.create_run():
+        model = Model(nn.Linear(2, 3), name='lin')
+    (event,) = recorder.of_type(log_events.ModelRegistrationEvent)
+    assert event.model_name == 'lin'
+    assert event.model_ts == model.created_at
+    assert 'Linear(in_features=2, out_features=3' in event.architecture_repr
+
+
+def test_model_requires_module(config: Config) -> None:
+    with Experiment(config, name='E').create_run():
+        with pytest.raises(TypeError, match='nn.Module'):
+            Model(object())  # type: ignore[arg-type]

@@ -1,0 +1,96 @@
+"""The public surface is pinned: names may only change on purpose."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import drytorch
+from drytorch.core import exceptions, log_events
+
+EXPECTED_TOP_LEVEL = [
+    'DataLoader',
+    'Diagnostic',
+    'Experiment',
+    'LearningSchema',
+    'Loss',
+    'Metric',
+    'Model',
+    'Test',
+    'Trainer',
+    'Validation',
+    'extend_default_trackers',
+    'init_trackers',
+    'remove_all_default_trackers',
+]
+
+EXPECTED_EVENTS = [
+    'ActorRegistrationEvent',
+    'EndEpochEvent',
+    'EndTestEvent',
+    'EndTrainingEvent',
+    'Event',
+    'IterateBatchEvent',
+    'LearningRateEvent',
+    'LoadModelEvent',
+    'MetricEvent',
+    'ModelRegistrationEvent',
+    'SaveModelEvent',
+    'StartEpochEvent',
+    'StartExperimentEvent',
+    'StartTestEvent',
+    'StartTrainingEvent',
+    'StopExperimentEvent',
+    'TerminatedTrainingEvent',
+]
+
+
+def test_top_level_all_is_pinned() -> None:
+    assert sorted(drytorch.__all__) == EXPECTED_TOP_LEVEL
+
+
+def test_top_level_names_resolve() -> None:
+    for name in drytorch.__all__:
+        assert getattr(drytorch, name) is not None
+    assert isinstance(drytorch.__version__, str)
+    assert drytorch.INIT_MODE == 'standard'
+
+
+def test_events_are_pinned() -> None:
+    assert sorted(log_events.__all__) == EXPECTED_EVENTS
+    for name in EXPECTED_EVENTS:
+        assert hasattr(log_events, name)
+
+
+def test_exceptions_hierarchy() -> None:
+    for name in exceptions.__all__:
+        cls = getattr(exceptions, name)
+        assert issubclass(
+            cls, exceptions.DryTorchError | exceptions.DryTorchWarning
+        ), name
+        if issubclass(cls, exceptions.DryTorchError) and cls not in (
+            exceptions.DryTorchError,
+        ):
+            builtin_bases = [
+                base
+                for base in cls.__mro__[1:]
+                if base.__module__ == 'builtins'
+                and base not in (Exception, BaseException, object)
+            ]
+            assert builtin_bases, f'{name} subclasses no fitting builtin'
+
+
+def test_import_has_no_side_effects(tmp_path) -> None:
+    code = (
+        'import logging, os, sys\n'
+        'before = set(os.listdir("."))\n'
+        'import drytorch\n'
+        'assert set(os.listdir(".")) == before\n'
+        'assert logging.getLogger("drytorch").handlers == []\n'
+        'assert "torch" not in sys.modules\n'
+        'from drytorch.core import track\n'
+        'assert track.DEFAULT_TRACKERS == {}\n'
+    )
+    subprocess.run(
+        [sys.executable, '-c', code], cwd=tmp_path, check=True, timeout=60
+    )
