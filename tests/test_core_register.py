@@ -139,5 +139,5 @@ def test_model_registration_event(
 
 def test_model_requires_module(config: Config) -> None:
     with Experiment(config, name='E').create_run():
-        with pytest.raises(TypeError, match='nn.Module'):
+        with pytest.raises(TypeError, match=r'nn\.Module'):
             Model(object())  # type: ignore[arg-type]

@@ -439,6 +439,32 @@ class TestValueRules:
         bfloat = recursive_repr(torch.ones(3, dtype=torch.bfloat16))
         assert bfloat.startswith('Array of size (3,)\n')
 
+    @pytest.mark.parametrize(
+        'shape',
+        [(100,), (1000, 1), (1, 1000), (50, 50), (3, 40, 2), (9, 2, 2, 9)],
+    )
+    def test_large_arrays_match_numpy_summary(
+        self, shape: tuple[int, ...]
+    ) -> None:
+        # Only the edges are converted; the text must be numpy's summary.
+        array = np.random.default_rng(0).normal(size=shape) * 1000
+        ndim = len(shape)
+        with np.printoptions(
+            precision=3,
+            suppress=True,
+            threshold=10 // 2 ** (ndim - 1),
+            edgeitems=max(1, 10 // 2**ndim),
+        ):
+            expected = f'Array of size {shape}\n{array}'
+        assert recursive_repr(array) == expected
+        assert recursive_repr(torch.from_numpy(array)) == expected
+
+    def test_tensors_numpy_cannot_hold(self) -> None:
+        meta = recursive_repr(torch.ones(2, 3, device='meta'))
+        assert meta.startswith('Tensor of size (2, 3)')
+        sparse = recursive_repr(torch.eye(3).to_sparse())
+        assert sparse.startswith('Tensor of size (3, 3), layout')
+
     def test_classes_and_functions(self) -> None:
         def saving_hook() -> None:
             return None

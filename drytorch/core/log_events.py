@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Event:
     """Base class of every event."""

@@ -32,7 +32,15 @@ import functools
 import numbers
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    ParamSpec,
+    TypeVar,
+    cast,
+)
 
 from drytorch.core import exceptions
 from drytorch.lib import schedulers
@@ -68,7 +76,7 @@ __all__ = [
 ]
 
 _T = TypeVar('_T')
-_T_contra = TypeVar('_T_contra', contravariant=True)
+_Obj = TypeVar('_Obj')
 _P = ParamSpec('_P')
 
 BestIs = Literal['auto', 'higher', 'lower']
@@ -88,7 +96,7 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-class HookRegistry(Generic[_T_contra]):
+class HookRegistry(Generic[_Obj]):
     """An ordered list of hooks called with one argument.
 
     Attributes:
@@ -97,9 +105,9 @@ class HookRegistry(Generic[_T_contra]):
 
     def __init__(self) -> None:
         """Create an empty registry."""
-        self.hooks: list[Callable[[_T_contra], Any]] = []
+        self.hooks: list[Callable[[_Obj], Any]] = []
 
-    def execute(self, obj: _T_contra) -> None:
+    def execute(self, obj: _Obj) -> None:
         """Call every hook with ``obj``, in registration order.
 
         Args:
@@ -108,7 +116,7 @@ class HookRegistry(Generic[_T_contra]):
         for hook in self.hooks:
             hook(obj)
 
-    def register(self, hook: Callable[[_T_contra], Any]) -> None:
+    def register(self, hook: Callable[[_Obj], Any]) -> None:
         """Append a hook.
 
         Args:
@@ -122,9 +130,7 @@ class HookRegistry(Generic[_T_contra]):
             raise TypeError(msg)
         self.hooks.append(hook)
 
-    def register_all(
-        self, hook_list: Sequence[Callable[[_T_contra], Any]]
-    ) -> None:
+    def register_all(self, hook_list: Sequence[Callable[[_Obj], Any]]) -> None:
         """Append several hooks, keeping their order.
 
         Args:
@@ -338,7 +344,8 @@ def static_hook_class(
 
     The decorated name becomes a factory with the class's signature that
     returns ``StaticHook(cls(*args, **kwargs))``; the class must be callable
-    with no arguments.
+    with no arguments. The class itself stays reachable as the factory's
+    ``__wrapped__`` (inside its methods, use ``type(self)``).
 
     Args:
         cls: a class whose instances are callable with no arguments.
@@ -491,11 +498,13 @@ class MetricExtractor:
         if trainer is None or self._metric_name is None:
             return None
         monitor = self.get_monitor(trainer)
-        for objective in (getattr(monitor, 'objective', None), trainer):
-            objective = getattr(objective, 'objective', objective)
-            if objective is None or objective is trainer:
-                continue
-            if _name_of(objective) == self._metric_name:
+        candidates = [getattr(monitor, 'objective', None)]
+        if monitor is not trainer:
+            candidates.append(trainer.objective)
+        for objective in candidates:
+            if objective is not None and (
+                _name_of(objective) == self._metric_name
+            ):
                 return _direction_of(objective)
         return None
 
@@ -901,7 +910,7 @@ class ReduceLROnPlateau(ChangeSchedulerOnPlateauCallback):
         if not 0 < factor < 1:
             msg = f'Expected factor in (0, 1), got {factor!r}.'
             raise ValueError(msg)
-        self.factor = float(factor)
+        self.factor: float = float(factor)
 
     def get_scheduler(
         self, epoch: int, scheduler: SchedulerProtocol
@@ -949,10 +958,25 @@ class RestartScheduleOnPlateau(ChangeSchedulerOnPlateauCallback):
         Returns:
             A scheduler equal to the restarted schedule from now on.
         """
-        last = self._last
-        if last is not None and scheduler is last:
-            # unwrapped so that epoch - warmup_steps restarts from 0 again
-            scheduler = last.base_scheduler
-        restarted = schedulers.WarmupScheduler(scheduler, epoch)
+        restarted = schedulers.WarmupScheduler(
+            self._unwrap_restart(scheduler), epoch
+        )
         self._last = restarted
         return restarted
+
+    def _unwrap_restart(
+        self, scheduler: SchedulerProtocol
+    ) -> SchedulerProtocol:
+        # a previous restart is undone (else its warm-up would be replayed);
+        # rescalings commute with the shift in epochs and are kept
+        last = self._last
+        if last is None:
+            return scheduler
+        if scheduler == last:
+            return cast('SchedulerProtocol', last.base_scheduler)
+        if isinstance(scheduler, schedulers.RescaleScheduler):
+            inner = cast('SchedulerProtocol', scheduler.base_scheduler)
+            return schedulers.RescaleScheduler(
+                self._unwrap_restart(inner), scheduler.factor
+            )
+        return scheduler

@@ -1,2 +1,1 @@
 """Trackers: turn the events of a run into logs, files and plots."""
-

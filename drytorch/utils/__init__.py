@@ -1,2 +1,1 @@
 """Framework-free helpers: metadata representation, tensor ops, files."""
-
