@@ -130,7 +130,7 @@ class ModelProtocol(Protocol[_In_contra, _Out_co]):
 class SchedulerProtocol(Protocol):
     """The learning rate at an epoch, from the base rate."""
 
-    def __call__(self, base_lr: float, epoch: int) -> float:
+    def __call__(self, base_lr: float, epoch: int, /) -> float:
         """The scheduled learning rate."""
         ...
 
@@ -231,6 +231,11 @@ class TrainerProtocol(Protocol):
     @property
     def terminated(self) -> bool:
         """Whether training was terminated."""
+        ...
+
+    @property
+    def current_scheduler(self) -> SchedulerProtocol:
+        """The scheduler in use (it may differ from the schema's)."""
         ...
 
     def train(self, n_epochs: int) -> None:

@@ -1,0 +1,704 @@
+"""Tests for drytorch.lib.hooks, on a test double of the trainer protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+import torch
+
+from drytorch.core import exceptions
+from drytorch.lib import hooks, objectives, schedulers
+from drytorch.lib.learn import LearningSchema
+
+Metrics = Mapping[str, float]
+
+
+def _mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return ((outputs - targets) ** 2).mean()
+
+
+def constant(value: float, name: str = 'MSE') -> Callable[[int], Metrics]:
+    return lambda epoch: {name: value}
+
+
+def sequence(
+    values: list[float], name: str = 'MSE'
+) -> Callable[[int], Metrics]:
+    # epochs past the end repeat the last value (a plateau)
+    return lambda epoch: {name: values[min(epoch, len(values)) - 1]}
+
+
+class FakeModel:
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.name = 'Model'
+
+
+class FakeValidation:
+    """A monitor computing its metrics from the model's epoch when called."""
+
+    def __init__(
+        self,
+        model: FakeModel,
+        metric_fn: Callable[[int], Metrics],
+        objective: Any = None,
+    ) -> None:
+        self.model = model
+        self.name = 'Validation'
+        self.objective = objective
+        self.metric_fn = metric_fn
+        self.computed_metrics: Metrics = {}
+
+    def __call__(self) -> None:
+        self.computed_metrics = self.metric_fn(self.model.epoch)
+
+
+class FakeTrainer:
+    """Implements the trainer surface the hooks rely on.
+
+    Its epoch loop follows the Trainer's: increment the epoch, set the
+    learning rate from the scheduler in use, compute the metrics, run the
+    post-epoch hooks, stop when terminated.
+    """
+
+    def __init__(
+        self,
+        metric_fn: Callable[[int], Metrics] = constant(2.44),
+        objective: Any = None,
+        scheduler: schedulers.AbstractScheduler | None = None,
+        base_lr: float = 0.1,
+    ) -> None:
+        self.model = FakeModel()
+        self.name = 'Trainer'
+        self.metric_fn = metric_fn
+        if objective is None:
+            objective = objectives.Loss(_mse, 'MSE')
+        self.objective = objective
+        self.validation: FakeValidation | None = None
+        scheduler = scheduler or schedulers.ConstantScheduler()
+        self.learning_schema = LearningSchema(
+            torch.optim.SGD, base_lr, scheduler
+        )
+        self.current_scheduler: Any = scheduler
+        self.base_lr = base_lr
+        self.lr = base_lr
+        self.computed_metrics: Metrics = {}
+        self.post_epoch_hooks: hooks.HookRegistry[FakeTrainer] = (
+            hooks.HookRegistry()
+        )
+        self.terminated = False
+        self.reasons: list[str] = []
+        self.saved_epochs: list[int] = []
+        self.lr_used: list[float] = []  # the rate each epoch trained with
+        self.lr_after: list[float] = []  # the rate after the epoch's hooks
+
+    def add_validation(
+        self, metric_fn: Callable[[int], Metrics], objective: Any = None
+    ) -> FakeValidation:
+        self.validation = FakeValidation(self.model, metric_fn, objective)
+        self.post_epoch_hooks.register(hooks.StaticHook(self.validation))
+        return self.validation
+
+    def terminate_training(self, reason: str) -> None:
+        self.terminated = True
+        self.reasons.append(reason)
+
+    def save_checkpoint(self) -> None:
+        self.saved_epochs.append(self.model.epoch)
+
+    def update_learning_rate(
+        self, base_lr: float | None = None, scheduler: Any = None
+    ) -> None:
+        if base_lr is not None:
+            self.base_lr = base_lr
+        if scheduler is not None:
+            self.current_scheduler = scheduler
+        self.lr = self.current_scheduler(self.base_lr, self.model.epoch)
+
+    def train(self, n_epochs: int) -> None:
+        for _ in range(n_epochs):
+            if self.terminated:
+                return
+            self.model.epoch += 1
+            epoch = self.model.epoch
+            self.lr = self.current_scheduler(self.base_lr, epoch)
+            self.lr_used.append(self.lr)
+            self.computed_metrics = self.metric_fn(epoch)
+            self.post_epoch_hooks.execute(self)
+            self.lr_after.append(self.lr)
+
+
+class EpochRecorder:
+    def __init__(self) -> None:
+        self.epochs: list[int] = []
+
+    def __call__(self, trainer: FakeTrainer) -> None:
+        self.epochs.append(trainer.model.epoch)
+
+
+class MeanSquaredError(torch.nn.Module):
+    """Shaped like a torchmetrics metric: no `name`, a `_get_name` method."""
+
+    higher_is_better = False
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> Any:
+        return _mse(outputs, targets)
+
+
+# --- registry and basic hooks -------------------------------------------
+
+
+def test_registry_runs_hooks_in_registration_order() -> None:
+    calls: list[tuple[str, object]] = []
+    registry: hooks.HookRegistry[int] = hooks.HookRegistry()
+    registry.register(lambda x: calls.append(('a', x)))
+    registry.register_all(
+        [lambda x: calls.append(('b', x)), lambda x: calls.append(('c', x))]
+    )
+    registry.execute(7)
+    assert calls == [('a', 7), ('b', 7), ('c', 7)]
+    assert len(registry.hooks) == 3
+
+
+def test_registry_rejects_non_callables() -> None:
+    registry: hooks.HookRegistry[int] = hooks.HookRegistry()
+    with pytest.raises(TypeError, match='Expected a callable hook'):
+        registry.register(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        registry.register_all([print, 3])  # type: ignore[list-item]
+    assert registry.hooks == []
+
+
+def test_hook_passes_the_trainer_and_static_hook_does_not() -> None:
+    trainer = FakeTrainer()
+    received: list[object] = []
+    hooks.Hook(received.append)(trainer)
+    hooks.StaticHook(lambda: received.append('static'))(trainer)
+    assert received == [trainer, 'static']
+
+
+def test_bind_returns_the_function_of_the_hook() -> None:
+    hook = hooks.Hook(print)
+    assert hook.bind(lambda h: (h, 1)) == (hook, 1)
+
+
+def test_trainer_hook_and_optional_callable_are_abstract() -> None:
+    with pytest.raises(TypeError):
+        hooks.TrainerHook()  # type: ignore[abstract]
+    with pytest.raises(TypeError):
+        hooks.OptionalCallable(print)  # type: ignore[abstract]
+
+
+def test_optional_callable_calls_only_when_allowed() -> None:
+    class OnEven(hooks.OptionalCallable):
+        def _should_call(self, trainer: Any) -> bool:
+            return trainer.model.epoch % 2 == 0
+
+    recorder = EpochRecorder()
+    trainer = FakeTrainer()
+    trainer.post_epoch_hooks.register(OnEven(recorder))
+    trainer.train(5)
+    assert recorder.epochs == [2, 4]
+
+
+def test_call_every_with_start_fires_at_start_and_every_interval() -> None:
+    recorder = EpochRecorder()
+    trainer = FakeTrainer()
+    trainer.post_epoch_hooks.register(
+        hooks.Hook(recorder).bind(hooks.call_every(2, start=1))
+    )
+    trainer.train(6)
+    assert recorder.epochs == [1, 3, 5]
+
+
+def test_call_every_also_fires_when_terminated() -> None:
+    recorder = EpochRecorder()
+    trainer = FakeTrainer()
+
+    def stop_at_4(trainer: FakeTrainer) -> None:
+        if trainer.model.epoch == 4:
+            trainer.terminate_training('test')
+
+    trainer.post_epoch_hooks.register(stop_at_4)
+    trainer.post_epoch_hooks.register(hooks.call_every(2, start=1)(recorder))
+    trainer.train(10)
+    assert recorder.epochs == [1, 3, 4]
+    assert trainer.model.epoch == 4
+
+
+def test_call_every_as_decorator_and_default_start() -> None:
+    epochs: list[int] = []
+
+    @hooks.call_every(3)
+    def hook(trainer: FakeTrainer) -> None:
+        epochs.append(trainer.model.epoch)
+
+    assert isinstance(hook, hooks.CallEvery)
+    trainer = FakeTrainer()
+    trainer.post_epoch_hooks.register(hook)
+    trainer.train(7)
+    assert epochs == [3, 6]
+
+
+@pytest.mark.parametrize(
+    ('interval', 'start', 'error'),
+    [(0, 0, ValueError), (2, -1, ValueError), (1.5, 0, TypeError)],
+)
+def test_call_every_rejects_bad_arguments(
+    interval: Any, start: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match='Expected'):
+        hooks.call_every(interval, start)
+    with pytest.raises(error, match='Expected'):
+        hooks.CallEvery(print, interval, start)
+
+
+def test_saving_hook_saves_a_checkpoint() -> None:
+    trainer = FakeTrainer()
+    trainer.post_epoch_hooks.register(
+        hooks.saving_hook.bind(hooks.call_every(2))
+    )
+    trainer.train(5)
+    assert isinstance(hooks.saving_hook, hooks.Hook)
+    assert trainer.saved_epochs == [2, 4]
+
+
+def test_static_hook_class_makes_static_hooks() -> None:
+    @hooks.static_hook_class
+    class Counter:
+        """Counts calls."""
+
+        count = 0
+
+        def __init__(self, step: int) -> None:
+            self.step = step
+
+        def __call__(self) -> None:
+            type(self).count += self.step
+
+    hook = Counter(2)
+    assert isinstance(hook, hooks.StaticHook)
+    assert Counter.__name__ == 'Counter'
+    assert Counter.__doc__ == 'Counts calls.'
+    trainer = FakeTrainer()
+    trainer.post_epoch_hooks.register(hook)
+    trainer.train(3)
+    assert hook.wrapped.count == 6  # type: ignore[attr-defined]
+    assert Counter.__wrapped__.count == 6  # type: ignore[attr-defined]
+
+
+def test_get_last_is_the_last_value() -> None:
+    assert hooks.get_last([1.0, 2.0, 3.0]) == 3.0
+
+
+# --- metric extraction --------------------------------------------------
+
+
+def test_metric_name_from_string_name_attribute_and_class() -> None:
+    named = objectives.Metric(_mse, name='My MSE')
+
+    class Plain:
+        pass
+
+    assert hooks.MetricExtractor('Accuracy').metric_name == 'Accuracy'
+    assert hooks.MetricExtractor(named).metric_name == 'My MSE'
+    assert hooks.MetricExtractor(Plain()).metric_name == 'Plain'
+    assert hooks.MetricExtractor().metric_name is None
+
+
+def test_torch_module_metric_is_named_by_calling_get_name() -> None:
+    # PITFALLS D21: the reference used the bound method itself as the name
+    extractor = hooks.MetricExtractor(MeanSquaredError())
+    assert extractor.metric_name == 'MeanSquaredError'
+    trainer = FakeTrainer(constant(1.5, name='MeanSquaredError'))
+    trainer.train(1)
+    assert extractor.extract_metric_value(trainer) == 1.5
+
+
+def test_early_stopping_on_torch_module_metric() -> None:
+    # PITFALLS D21 end to end; direction from the module's higher_is_better
+    trainer = FakeTrainer(
+        sequence([3.0, 2.0, 2.5, 2.6], name='MeanSquaredError')
+    )
+    hook = hooks.EarlyStoppingCallback(
+        metric=MeanSquaredError(), patience=0, start_from_epoch=1
+    )
+    trainer.post_epoch_hooks.register(hook)
+    trainer.train(10)
+    assert hook.monitor.best_is == 'lower'
+    assert trainer.model.epoch == 3
+    assert trainer.reasons == [
+        'Training stopped with best result=2.0 MeanSquaredError'
+    ]
+
+
+def test_no_metric_monitors_the_first_computed_metric() -> None:
+    trainer = FakeTrainer(lambda epoch: {'Loss': 1.0, 'MAE': 2.0})
+    trainer.train(1)
+    extractor = hooks.MetricExtractor()
+    assert extractor.extract_metric_value(trainer) == 1.0
+    assert extractor.metric_name == 'Loss'
+
+
+def test_monitor_is_the_validation_when_present() -> None:
+    trainer = FakeTrainer(constant(1.0))
+    extractor = hooks.MetricExtractor('MSE')
+    assert extractor.get_monitor(trainer) is trainer
+    validation = trainer.add_validation(constant(5.0))
+    validation()
+    assert extractor.get_monitor(trainer) is validation
+    assert extractor.extract_metric_value(trainer) == 5.0
+
+
+def test_explicit_monitor_wins_over_validation() -> None:
+    trainer = FakeTrainer(constant(1.0))
+    trainer.add_validation(constant(5.0))()
+    other = FakeValidation(trainer.model, constant(9.0))
+    other()
+    extractor = hooks.MetricExtractor('MSE', monitor=other)
+    assert extractor.extract_metric_value(trainer) == 9.0
+
+
+def test_missing_metric_raises_metric_not_found() -> None:
+    trainer = FakeTrainer(constant(1.0))
+    trainer.computed_metrics = {'MSE': 1.0}
+    with pytest.raises(exceptions.MetricNotFoundError) as info:
+        hooks.MetricExtractor('Accuracy').extract_metric_value(trainer)
+    assert info.value.source_name == 'Trainer'
+    assert info.value.metric_name == 'Accuracy'
+    trainer.add_validation(constant(1.0))  # not run yet: no metrics
+    with pytest.raises(exceptions.MetricNotFoundError) as info:
+        hooks.MetricExtractor().extract_metric_value(trainer)
+    assert info.value.source_name == 'Validation'
+
+
+def test_hook_registered_before_validation_sees_no_current_metrics() -> None:
+    # the order rule of the module docstring
+    trainer = FakeTrainer()
+    trainer.post_epoch_hooks.register(hooks.EarlyStoppingCallback())
+    trainer.add_validation(constant(1.0))
+    with pytest.raises(exceptions.MetricNotFoundError):
+        trainer.train(1)
+
+
+def test_hook_registered_after_validation_sees_current_metrics() -> None:
+    trainer = FakeTrainer(constant(100.0))
+    trainer.add_validation(lambda epoch: {'MSE': float(epoch)})
+    monitor = hooks.MetricMonitor()
+    trainer.post_epoch_hooks.register(monitor.record_metric_value)
+    trainer.train(3)
+    assert list(monitor.history) == [1.0, 2.0, 3.0]
+
+
+# --- metric monitor and direction ---------------------------------------
+
+
+def test_metric_monitor_records_history_and_best() -> None:
+    trainer = FakeTrainer(sequence([3.0, 1.0, 2.0]))
+    monitor = hooks.MetricMonitor(patience=1)
+    trainer.post_epoch_hooks.register(monitor.record_metric_value)
+    trainer.post_epoch_hooks.register(lambda t: monitor.is_improving())
+    trainer.train(3)
+    assert monitor.metric_name == 'MSE'
+    assert list(monitor.history) == [3.0, 1.0, 2.0]
+    assert monitor.filtered_value == 2.0
+    assert monitor.best_value == 1.0
+    assert monitor.is_patient()
+
+
+def test_direction_from_the_loss_when_no_metric() -> None:
+    # PITFALLS D24: with equal values the reference guessed 'higher'
+    trainer = FakeTrainer(constant(2.44))
+    monitor = hooks.MetricMonitor()
+    trainer.post_epoch_hooks.register(monitor.record_metric_value)
+    trainer.train(2)
+    assert monitor.best_is == 'lower'
+    assert monitor.is_better(1.0, 2.44)
+    assert not monitor.is_better(3.0, 2.44)
+
+
+def test_direction_from_a_higher_is_better_loss() -> None:
+    trainer = FakeTrainer(
+        constant(2.44, 'Negative MSE'),
+        objective=-objectives.Loss(_mse, 'MSE'),
+    )
+    trainer.train(1)
+    monitor = hooks.MetricMonitor()
+    monitor.record_metric_value(trainer)
+    assert monitor.best_is == 'higher'
+
+
+def test_direction_from_the_validation_objective() -> None:
+    trainer = FakeTrainer(constant(2.44))
+    accuracy = objectives.Metric(_mse, 'Accuracy', higher_is_better=True)
+    trainer.add_validation(constant(0.5, 'Accuracy'), objective=accuracy)()
+    monitor = hooks.MetricMonitor()
+    monitor.record_metric_value(trainer)
+    assert monitor.metric_name == 'Accuracy'
+    assert monitor.best_is == 'higher'
+
+
+def test_direction_from_metric_and_explicit_best_is_kept() -> None:
+    accuracy = objectives.Metric(_mse, 'Accuracy', higher_is_better=True)
+    assert hooks.MetricMonitor(accuracy).best_is == 'higher'
+    assert hooks.MetricMonitor(MeanSquaredError()).best_is == 'lower'
+    explicit = hooks.MetricMonitor(accuracy, best_is='lower')
+    trainer = FakeTrainer(constant(0.5, 'Accuracy'))
+    trainer.train(1)
+    explicit.record_metric_value(trainer)
+    assert explicit.best_is == 'lower'
+
+
+def test_direction_stays_auto_for_an_unknown_metric() -> None:
+    trainer = FakeTrainer(lambda epoch: {'MSE': 1.0, 'Other': 1.0})
+    trainer.train(1)
+    monitor = hooks.MetricMonitor('Other')
+    monitor.record_metric_value(trainer)
+    assert monitor.best_is == 'auto'
+
+
+# --- early stopping -----------------------------------------------------
+
+
+def test_early_stopping_constant_metric_patience_2() -> None:
+    # MetricTracker's patience counts the non-improving values tolerated:
+    # epoch 1 is the reference value, epochs 2 and 3 use up the patience,
+    # epoch 4 stops (the reference, whose patience 0 and 1 coincide, stops
+    # at epoch 3).
+    trainer = FakeTrainer(constant(2.44))
+    trainer.post_epoch_hooks.register(hooks.EarlyStoppingCallback(patience=2))
+    trainer.train(20)
+    assert trainer.model.epoch == 4
+    assert trainer.reasons == ['Training stopped with best result=2.44 MSE']
+
+
+def test_early_stopping_patience_0_stops_at_first_non_improvement() -> None:
+    trainer = FakeTrainer(sequence([3.0, 2.0, 1.0, 1.5]))
+    trainer.post_epoch_hooks.register(hooks.EarlyStoppingCallback(patience=0))
+    trainer.train(20)
+    assert trainer.model.epoch == 4
+    assert trainer.reasons == ['Training stopped with best result=1.0 MSE']
+
+
+def test_early_stopping_waits_for_start_from_epoch() -> None:
+    trainer = FakeTrainer(constant(2.44))
+    hook = hooks.EarlyStoppingCallback(patience=0, start_from_epoch=5)
+    trainer.post_epoch_hooks.register(hook)
+    trainer.train(20)
+    assert trainer.model.epoch == 5
+    assert len(hook.monitor.history) == 5  # recorded at every call
+
+
+def test_early_stopping_does_not_stop_while_improving() -> None:
+    trainer = FakeTrainer(lambda epoch: {'MSE': 1.0 / epoch})
+    trainer.post_epoch_hooks.register(hooks.EarlyStoppingCallback(patience=0))
+    trainer.train(10)
+    assert not trainer.terminated
+    assert trainer.model.epoch == 10
+
+
+def test_early_stopping_on_higher_is_better_metric() -> None:
+    accuracy = objectives.Metric(_mse, 'Accuracy', higher_is_better=True)
+    trainer = FakeTrainer(sequence([0.1, 0.5, 0.4, 0.3], 'Accuracy'))
+    trainer.post_epoch_hooks.register(
+        hooks.EarlyStoppingCallback(accuracy, patience=1)
+    )
+    trainer.train(10)
+    assert trainer.model.epoch == 4
+    assert trainer.reasons == [
+        'Training stopped with best result=0.5 Accuracy'
+    ]
+
+
+# --- pruning ------------------------------------------------------------
+
+
+def test_prune_constant_mse_below_zero_threshold_prunes_at_epoch_2() -> None:
+    # PITFALLS D24: the reference treated the constant MSE as higher is
+    # better, found 2.44 > 0.0 and did not prune
+    trainer = FakeTrainer(constant(2.44))
+    hook = hooks.PruneCallback({2: 0.0})
+    trainer.post_epoch_hooks.register(hook)
+    trainer.train(5)
+    assert trainer.terminated
+    assert trainer.model.epoch == 2
+    assert hook.trial_values == {2: 2.44}
+
+
+def test_prune_constant_mse_beating_threshold_is_not_pruned() -> None:
+    # PITFALLS D24: 2.44 is lower, so better, than 3.0 for an MSE
+    trainer = FakeTrainer(constant(2.44))
+    trainer.post_epoch_hooks.register(hooks.PruneCallback({2: 3.0}))
+    trainer.train(5)
+    assert not trainer.terminated
+    assert trainer.model.epoch == 5
+
+
+def test_prune_higher_is_better_loss_uses_its_direction() -> None:
+    trainer = FakeTrainer(
+        constant(2.44, 'Negative MSE'),
+        objective=-objectives.Loss(_mse, 'MSE'),
+    )
+    trainer.post_epoch_hooks.register(hooks.PruneCallback({2: 3.0}))
+    trainer.train(5)
+    assert trainer.model.epoch == 2
+
+
+def test_prune_none_threshold_always_prunes_and_message() -> None:
+    trainer = FakeTrainer(lambda epoch: {'MSE': 1.0 / epoch})
+    hook = hooks.PruneCallback({2: 10.0, 4: None})
+    trainer.post_epoch_hooks.register(hook)
+    trainer.train(10)
+    assert trainer.model.epoch == 4
+    assert hook.trial_values == {2: 0.5, 4: 0.25}
+    assert len(trainer.reasons) == 1
+    assert 'epoch 4' in trainer.reasons[0]
+
+
+def test_prune_uses_the_filtered_value() -> None:
+    def mean(values: Any) -> float:
+        return sum(values) / len(values)
+
+    trainer = FakeTrainer(sequence([4.0, 1.0]))
+    hook = hooks.PruneCallback({2: 2.0}, filter_fn=mean)
+    trainer.post_epoch_hooks.register(hook)
+    trainer.train(3)
+    assert hook.trial_values == {2: 2.5}
+    assert trainer.model.epoch == 2
+
+
+def test_prune_rejects_bad_thresholds() -> None:
+    with pytest.raises(TypeError, match='Expected thresholds'):
+        hooks.PruneCallback([2, 3])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match='Expected every threshold epoch'):
+        hooks.PruneCallback({'2': 0.0})  # type: ignore[dict-item]
+
+
+# --- plateau schedulers -------------------------------------------------
+
+
+def _lr(values: list[float]) -> list[float]:
+    return [round(v, 10) for v in values]
+
+
+def test_reduce_lr_on_plateau_compounds() -> None:
+    # PITFALLS D16: the reference restarted from the original scheduler
+    # every time, giving 0.1, 0.05, 0.05, 0.05, 0.05
+    trainer = FakeTrainer(constant(2.44))
+    trainer.post_epoch_hooks.register(
+        hooks.ReduceLROnPlateau(factor=0.5, patience=0)
+    )
+    trainer.train(5)
+    assert _lr(trainer.lr_after) == [0.1, 0.05, 0.025, 0.0125, 0.00625]
+    assert _lr(trainer.lr_used) == [0.1, 0.1, 0.05, 0.025, 0.0125]
+    assert trainer.current_scheduler == schedulers.RescaleScheduler(
+        schedulers.ConstantScheduler(), 0.0625
+    )
+
+
+def test_reduce_lr_on_plateau_compounds_on_an_epoch_schedule() -> None:
+    trainer = FakeTrainer(
+        constant(2.44), scheduler=schedulers.StepScheduler([3], gamma=0.1)
+    )
+    trainer.post_epoch_hooks.register(
+        hooks.ReduceLROnPlateau(factor=0.5, patience=0)
+    )
+    trainer.train(4)
+    # halved after epochs 2 and 3; the step at epoch 3 still applies
+    assert _lr(trainer.lr_used) == [0.1, 0.1, 0.005, 0.0025]
+
+
+def test_reduce_lr_on_plateau_cooldown_and_patience() -> None:
+    trainer = FakeTrainer(constant(2.44))
+    trainer.post_epoch_hooks.register(
+        hooks.ReduceLROnPlateau(factor=0.5, cooldown=1)
+    )
+    trainer.train(6)
+    assert _lr(trainer.lr_after) == [0.1, 0.05, 0.05, 0.025, 0.025, 0.0125]
+    patient = FakeTrainer(constant(2.44))
+    patient.post_epoch_hooks.register(
+        hooks.ReduceLROnPlateau(factor=0.5, patience=1)
+    )
+    patient.train(5)
+    assert _lr(patient.lr_after) == [0.1, 0.1, 0.05, 0.05, 0.025]
+
+
+def test_reduce_lr_on_plateau_leaves_an_improving_run_alone() -> None:
+    trainer = FakeTrainer(lambda epoch: {'MSE': 1.0 / epoch})
+    trainer.post_epoch_hooks.register(hooks.ReduceLROnPlateau())
+    trainer.train(5)
+    assert _lr(trainer.lr_after) == [0.1] * 5
+
+
+@pytest.mark.parametrize('factor', [0.0, 1.0, 2.0, -0.5])
+def test_reduce_lr_on_plateau_rejects_bad_factor(factor: float) -> None:
+    with pytest.raises(ValueError, match='Expected factor in'):
+        hooks.ReduceLROnPlateau(factor=factor)
+
+
+def test_change_scheduler_receives_the_scheduler_in_use() -> None:
+    received: list[tuple[int, object]] = []
+
+    class Halve(hooks.ChangeSchedulerOnPlateauCallback):
+        def get_scheduler(self, epoch: int, scheduler: Any) -> Any:
+            received.append((epoch, scheduler))
+            return schedulers.RescaleScheduler(scheduler, 0.5)
+
+    trainer = FakeTrainer(constant(2.44))
+    trainer.post_epoch_hooks.register(Halve())
+    trainer.train(3)
+    first = received[0][1]
+    assert received[0] == (2, schedulers.ConstantScheduler())
+    assert received[1] == (3, schedulers.RescaleScheduler(first, 0.5))
+    with pytest.raises(TypeError):
+        hooks.ChangeSchedulerOnPlateauCallback()  # type: ignore[abstract]
+
+
+def test_restart_schedule_on_plateau() -> None:
+    # improving for 3 epochs, then flat; cooldown 2 spaces the restarts
+    trainer = FakeTrainer(
+        sequence([3.0, 2.0, 1.0]),
+        scheduler=schedulers.ExponentialScheduler(0.5),
+    )
+    trainer.post_epoch_hooks.register(
+        hooks.RestartScheduleOnPlateau(cooldown=2)
+    )
+    trainer.train(8)
+    # restarts after epochs 4 and 7: the next epoch is the schedule's first
+    assert _lr(trainer.lr_used) == _lr(
+        [0.05, 0.025, 0.0125, 0.00625, 0.05, 0.025, 0.0125, 0.05]
+    )
+
+
+def test_restart_keeps_a_reduction_made_after_it() -> None:
+    original = schedulers.ExponentialScheduler(0.5)
+    restart = hooks.RestartScheduleOnPlateau()
+    reduce = hooks.ReduceLROnPlateau(factor=0.5)
+    first = restart.get_scheduler(4, original)
+    reduced = reduce.get_scheduler(5, first)
+    second = restart.get_scheduler(7, reduced)
+    for epoch in range(8, 12):
+        expected = 0.5 * original(0.1, epoch - 7)
+        assert second(0.1, epoch) == pytest.approx(expected)
+
+
+def test_plateau_hooks_fall_back_to_the_schema_scheduler() -> None:
+    # a trainer without current_scheduler (only TrainerProtocol) still works
+    received: list[object] = []
+
+    class Keep(hooks.ChangeSchedulerOnPlateauCallback):
+        def get_scheduler(self, epoch: int, scheduler: Any) -> Any:
+            received.append(scheduler)
+            return scheduler
+
+    trainer = FakeTrainer(constant(2.44))
+    trainer.update_learning_rate = lambda **kwargs: None  # type: ignore
+    del trainer.current_scheduler
+    hook = Keep()
+    trainer.computed_metrics = {'MSE': 2.44}
+    for epoch in (1, 2):
+        trainer.model.epoch = epoch
+        hook(trainer)
+    assert received == [trainer.learning_schema.scheduler]
