@@ -253,3 +253,28 @@ def test_unstopped_run_recorded_at_exit(
     record = RunRegistry(tmp_path / '.drytorch' / 'Exit').get('r')
     assert record is not None
     assert record.status == expected
+
+
+def test_legacy_runs_json_is_imported(registry: RunRegistry) -> None:
+    registry.path.mkdir(parents=True)
+    legacy = [
+        {'id': 'a', 'status': 'completed', 'timestamp': 't', 'commit': None},
+        {'id': 'b', 'status': 'running', 'timestamp': 't', 'commit': 'c'},
+    ]
+    text = json.dumps(legacy, indent=2)
+    (registry.path / 'runs.json').write_text(text)
+    statuses = {r.id: r.status for r in registry.load_all()}
+    assert statuses == {'a': 'completed', 'b': 'interrupted'}
+    last = registry.last()
+    assert last is not None
+    assert last.id == 'b'
+    assert (registry.path / 'runs.json').read_text() == text
+    with pytest.raises(exceptions.RunAlreadyRecordedError):
+        registry.register_new_run('a')
+
+
+def test_corrupt_legacy_file_raises(registry: RunRegistry) -> None:
+    registry.path.mkdir(parents=True)
+    (registry.path / 'runs.json').write_text('[{"id": ')
+    with pytest.raises(exceptions.RegistryCorruptedError, match=r'runs\.json'):
+        registry.load_all()

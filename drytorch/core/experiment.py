@@ -15,6 +15,7 @@ import warnings
 from typing import Any, ClassVar, Generic, TypeVar
 
 from drytorch.core import (
+    distributed,
     exceptions,
     exit_hooks,
     gitinfo,
@@ -133,28 +134,49 @@ class Experiment(Generic[_T]):
         """
         if run_id is not None:
             naming.validate_name(run_id, 'run id')
+        # Under torch.distributed, rank 0 alone resolves the run in the
+        # registry and the other ranks adopt its id: each rank computing
+        # its own (a timestamp) would split one job into several runs.
+        outcome: tuple[str, bool, bool] | None = None
+        error: Exception | None = None
+        if distributed.is_first_process():
+            try:
+                outcome = self._resolve_run(run_id, resume, record)
+            except Exception as exc:  # raised on every rank, below
+                error = exc
+        outcome = distributed.share_outcome(outcome, error)
+        if outcome is None:  # pragma: no cover - rank 0 always sets it
+            msg = 'Expected the run resolved by rank 0, got nothing.'
+            raise RuntimeError(msg)
+        resolved_id, resumed, recorded = outcome
+        run = Run(self, resolved_id, resumed=resumed, record=record)
+        run._recorded = recorded and run.record
+        return run
+
+    def _resolve_run(
+        self, run_id: str | None, resume: bool, record: bool
+    ) -> tuple[str, bool, bool]:
+        """The id of the run to create, whether it is resumed and recorded.
+
+        Called by ``create_run`` (on rank 0 only under torch.distributed).
+        """
         if not record:
-            run_id = run_id or _unrecorded_id()
-            return Run(self, run_id, resumed=resume, record=False)
+            return run_id or _unrecorded_id(), resume, False
         if resume:
             registry = self.registry
             found = registry.get(run_id) if run_id else registry.last()
             if found is not None:
-                run = Run(self, found.id, resumed=True)
-                run._recorded = True
-                return run
+                return found.id, True, True
             if run_id is None:
-                warnings.warn(exceptions.NoPreviousRunsWarning(), stacklevel=2)
+                warnings.warn(exceptions.NoPreviousRunsWarning(), stacklevel=3)
             else:
                 warnings.warn(
-                    exceptions.NotExistingRunWarning(run_id), stacklevel=2
+                    exceptions.NotExistingRunWarning(run_id), stacklevel=3
                 )
         record_ = self.registry.register_new_run(
             run_id, commit=gitinfo.head_commit()
         )
-        run = Run(self, record_.id)
-        run._recorded = True
-        return run
+        return record_.id, False, True
 
     @classmethod
     def get_current(cls) -> Experiment[Any]:
@@ -209,7 +231,8 @@ class Run:
         experiment: the experiment it executes.
         run_id: the id; default: the current time.
         resumed: whether it resumes a recorded run.
-        record: whether to record it in the registry.
+        record: whether to record it in the registry (only rank 0 of a
+            torch.distributed job records: other ranks never do).
         """  # noqa: D205
         self.created_at = datetime.datetime.now()
         self.id = naming.validate_name(
@@ -217,7 +240,7 @@ class Run:
         )
         self._experiment = experiment
         self.resumed = resumed
-        self.record = record
+        self.record = record and distributed.is_first_process()
         self.status: RunStatus = 'created'
         self.metadata_manager = MetadataManager()
         self._recorded = False
@@ -252,9 +275,14 @@ class Run:
     def start(self) -> Run:
         """Start the run: record it ``running`` and make it the active run.
 
+        Under torch.distributed, every rank must start the run: rank 0
+        records it and publishes to the trackers; the other ranks publish
+        to none, so that everything is logged and written once.
+
         Raises:
             NestedScopeError: if another run is active (nothing is changed).
-            RunInUseError: if a live process is running this run.
+            RunInUseError: if a live process is running this run (raised on
+                every rank of a distributed job).
         """
         if self.status == 'running':
             warnings.warn(exceptions.RunAlreadyRunningWarning(), stacklevel=2)
@@ -266,22 +294,34 @@ class Run:
                 raise exceptions.NestedScopeError(
                     current.experiment.name, experiment.name
                 )
+            error: Exception | None = None
             if self.record:
-                registry = experiment.registry
-                if not self._recorded:
-                    registry.register_new_run(
-                        self.id, commit=gitinfo.head_commit()
-                    )
-                    self._recorded = True
-                registry.mark_running(self.id)
+                try:
+                    self._record_start()
+                except Exception as exc:  # raised below, on every rank
+                    error = exc
+            # a failure of rank 0 must stop every rank, not leave the
+            # others waiting for it in their first collective operation
+            distributed.share_outcome(None, error)
             if self.status != 'created':
                 self.resumed = True  # started again after it ended
             self.status = 'running'
-            self._dispatcher = _RunDispatcher(self, experiment.trackers)
+            self._dispatcher = (
+                _RunDispatcher(self, experiment.trackers)
+                if distributed.is_first_process()
+                else track.EventDispatcher(experiment.name)
+            )
             scope.enter(self)
             exit_hooks.install()
         self.publish(self._start_event())
         return self
+
+    def _record_start(self) -> None:
+        registry = self._experiment.registry
+        if not self._recorded:
+            registry.register_new_run(self.id, commit=gitinfo.head_commit())
+            self._recorded = True
+        registry.mark_running(self.id)
 
     def _start_event(self) -> log_events.StartExperimentEvent:
         experiment = self._experiment

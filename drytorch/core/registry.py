@@ -8,6 +8,9 @@ One folder per experiment (``<par_dir>/.drytorch/<experiment>/``) holds::
     last_run             the id of the most recently created run
     registry.lock        the file lock that serializes writers
 
+A ``runs.json`` list left by drytorch 0.1.0rc5 in the same folder is imported
+once (it is left as it was), so upgrading keeps the history of old runs.
+
 Every write goes to a temporary file that is renamed over the target, under
 the lock, so a crash never leaves a half-written record and two processes
 never allocate the same run id. The cost of creating, starting and stopping
@@ -119,6 +122,7 @@ class RunRegistry:
         self._last = self.path / 'last_run'
         self._thread_lock = threading.RLock()
         self._file_lock: filelock.BaseFileLock | None = None
+        self._migrated = False
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({str(self.path)!r})'
@@ -132,7 +136,37 @@ class RunRegistry:
                     self.path / 'registry.lock', timeout=self.lock_timeout
                 )
             with self._file_lock:
+                if not self._migrated:
+                    self._import_legacy()
+                    self._migrated = True
                 yield
+
+    def _import_legacy(self) -> None:
+        legacy = self.path / 'runs.json'
+        if self._runs.exists() or not legacy.is_file():
+            return
+        try:
+            entries = json.loads(legacy.read_text(encoding='utf-8'))
+        except ValueError as error:
+            raise exceptions.RegistryCorruptedError(legacy, error) from error
+        if not isinstance(entries, list):
+            reason = f'expected a JSON list, got {type(entries).__name__}'
+            raise exceptions.RegistryCorruptedError(legacy, reason)
+        records: dict[str, RunMetadata] = {}
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            text = json.dumps(entry)
+            record = RunMetadata.from_json(text, legacy)
+            if record.status == 'running':
+                # the old format kept no pid: nothing runs it any more
+                record.status = 'interrupted'
+            records.setdefault(record.id, record)  # first entry wins
+        for record in records.values():
+            self._write(record)
+        if records:
+            last = list(records)[-1]
+            files.atomic_write_text(self._last, last + '\n')
 
     def _record_path(self, run_id: str) -> pathlib.Path:
         return self._runs / f'{naming.validate_name(run_id, "run id")}.json'
