@@ -1,0 +1,461 @@
+"""Metrics in a SQL database, through SQLAlchemy 2.
+
+:class:`SQLConnection` stores experiments, their tags, runs, sources (the
+actors that compute metrics, with their model) and metric values in five
+tables:
+
+* ``experiments``: one row per experiment name and output folder;
+* ``tags``: the experiment's tags, each once;
+* ``runs``: one row per run id of an experiment; a resumed run reuses it;
+* ``sources``: one row per actor and model of a run;
+* ``logs``: one row per metric value (source, epoch, name, value, time).
+
+Without an engine, the database is the SQLite file ``metrics.db`` in the
+experiment's ``par_dir``, created when the first run starts.
+
+Writes are batched: metric values are kept in memory and written in one
+transaction at the end of each epoch and test, when the run stops, and when
+many are pending. History read back follows the rules of
+:func:`drytorch.trackers.csv.resolve_history`: metrics logged again for an
+epoch (training resumed from an earlier checkpoint) replace the history
+from that epoch on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import pathlib
+from typing import Any, TypeAlias
+
+import sqlalchemy
+from sqlalchemy import orm
+
+from drytorch.core import exceptions, log_events
+from drytorch.core.track import Tracker, on
+from drytorch.trackers.base_classes import MetricLoader, SourcedMetrics
+from drytorch.trackers.csv import resolve_history
+
+__all__ = [
+    'DB_FILE_NAME',
+    'Experiment',
+    'Log',
+    'Run',
+    'SQLConnection',
+    'Source',
+    'Tags',
+]
+
+DB_FILE_NAME = 'metrics.db'
+"""File name of the default SQLite database, in the experiment's par_dir."""
+
+_NAME_LENGTH = 255
+
+# (model name, model ts, source name, source ts): a source row of the run
+_SourceKey: TypeAlias = tuple[
+    str, datetime.datetime | None, str, datetime.datetime | None
+]
+
+
+class _Base(orm.DeclarativeBase):
+    """Declarative base of this module's tables (kept private)."""
+
+
+class Experiment(_Base):
+    """An experiment: a name in an output folder."""
+
+    __tablename__ = 'experiments'
+    __table_args__ = (
+        sqlalchemy.UniqueConstraint(
+            'experiment_name', 'par_dir', name='uq_experiments_name_par_dir'
+        ),
+    )
+
+    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    experiment_name: orm.Mapped[str] = orm.mapped_column(
+        sqlalchemy.String(_NAME_LENGTH)
+    )
+    par_dir: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
+
+
+class Tags(_Base):
+    """A tag of an experiment."""
+
+    __tablename__ = 'tags'
+    __table_args__ = (
+        sqlalchemy.UniqueConstraint(
+            'experiment_id', 'text', name='uq_tags_experiment_text'
+        ),
+    )
+
+    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    experiment_id: orm.Mapped[int] = orm.mapped_column(
+        sqlalchemy.ForeignKey('experiments.row_id')
+    )
+    text: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
+
+
+class Run(_Base):
+    """A run of an experiment (a resumed run keeps its row)."""
+
+    __tablename__ = 'runs'
+    __table_args__ = (
+        sqlalchemy.UniqueConstraint(
+            'experiment_id', 'run_id', name='uq_runs_experiment_run'
+        ),
+    )
+
+    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    run_id: orm.Mapped[str] = orm.mapped_column(
+        sqlalchemy.String(_NAME_LENGTH)
+    )
+    run_ts: orm.Mapped[datetime.datetime]
+    experiment_id: orm.Mapped[int] = orm.mapped_column(
+        sqlalchemy.ForeignKey('experiments.row_id')
+    )
+
+
+class Source(_Base):
+    """An actor of a run computing metrics of a model.
+
+    The timestamps are NULL for a source that logged metrics without being
+    registered first (e.g. when the tracker joined the run late).
+    """
+
+    __tablename__ = 'sources'
+    __table_args__ = (
+        sqlalchemy.Index('ix_sources_run_model', 'run_table_id', 'model_name'),
+    )
+
+    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    model_name: orm.Mapped[str] = orm.mapped_column(
+        sqlalchemy.String(_NAME_LENGTH)
+    )
+    model_ts: orm.Mapped[datetime.datetime | None]
+    source_name: orm.Mapped[str] = orm.mapped_column(
+        sqlalchemy.String(_NAME_LENGTH)
+    )
+    source_ts: orm.Mapped[datetime.datetime | None]
+    run_table_id: orm.Mapped[int] = orm.mapped_column(
+        sqlalchemy.ForeignKey('runs.row_id')
+    )
+
+
+class Log(_Base):
+    """The value of a metric of a source at an epoch.
+
+    NaN may be stored as NULL (SQLite does); it is read back as NaN.
+    """
+
+    __tablename__ = 'logs'
+    __table_args__ = (
+        sqlalchemy.Index('ix_logs_source_epoch', 'source_id', 'epoch'),
+    )
+
+    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    source_id: orm.Mapped[int] = orm.mapped_column(
+        sqlalchemy.ForeignKey('sources.row_id')
+    )
+    epoch: orm.Mapped[int]
+    metric_name: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
+    value: orm.Mapped[float | None] = orm.mapped_column(
+        sqlalchemy.Double, nullable=True
+    )
+    created_at: orm.Mapped[datetime.datetime]
+
+
+class SQLConnection(Tracker, MetricLoader):
+    """Store the metrics of the runs in a SQL database.
+
+    Attributes:
+        max_pending: the number of pending metric values that triggers a
+            write before the end of the epoch.
+    """
+
+    max_pending: int = 10_000
+
+    def __init__(
+        self, engine: sqlalchemy.Engine | str | sqlalchemy.URL | None = None
+    ) -> None:
+        """Create the tracker; nothing is connected before a run starts.
+
+        Args:
+            engine: an engine, or a database URL; default: the SQLite file
+                ``metrics.db`` in the experiment's par_dir.
+        """
+        super().__init__()
+        if isinstance(engine, str | sqlalchemy.URL):
+            engine = sqlalchemy.create_engine(engine)
+        self._user_engine = engine
+        self._engine: sqlalchemy.Engine | None = engine
+        self._default_path: pathlib.Path | None = None
+        self._run_row_id: int | None = None
+        self._pending_logs: list[tuple[_SourceKey, int, str, float, Any]] = []
+        self._pending_sources: dict[_SourceKey, None] = {}
+        self._latest_source: dict[tuple[str, str], _SourceKey] = {}
+        self._source_ids: dict[_SourceKey, int] = {}
+
+    @property
+    def engine(self) -> sqlalchemy.Engine:
+        """The engine in use.
+
+        Raises:
+            AccessOutsideScopeError: if the default engine is asked for
+                before a run starts.
+        """
+        if self._engine is None:
+            raise exceptions.AccessOutsideScopeError()
+        return self._engine
+
+    @property
+    def run(self) -> Run:
+        """The row of the current run (detached from any session).
+
+        Raises:
+            AccessOutsideScopeError: outside a run.
+        """
+        row_id = self._require_run()
+        with orm.Session(self.engine) as session:
+            row = session.get(Run, row_id)
+            if row is None:
+                raise exceptions.TrackerError(
+                    self, f'Expected run row {row_id}, found none.'
+                )
+            session.expunge(row)
+        return row
+
+    @on(log_events.StartExperimentEvent)
+    def _sql_on_start(self, event: log_events.StartExperimentEvent) -> None:
+        self._forget_run()
+        par_dir = pathlib.Path(event.par_dir).resolve()
+        engine = self._engine_for(par_dir)
+        # checked at every start: cheap, and the database may have changed
+        _Base.metadata.create_all(engine)
+        try:
+            self._run_row_id = self._register_run(engine, event, par_dir)
+        except sqlalchemy.exc.IntegrityError:
+            # another process inserted the same experiment/run meanwhile
+            self._run_row_id = self._register_run(engine, event, par_dir)
+
+    @on(log_events.ActorRegistrationEvent)
+    def _sql_on_actor(self, event: log_events.ActorRegistrationEvent) -> None:
+        key = (
+            event.model_name,
+            event.model_ts,
+            event.actor_name,
+            event.actor_ts,
+        )
+        self._latest_source[event.model_name, event.actor_name] = key
+        if key not in self._source_ids:
+            self._pending_sources[key] = None
+
+    @on(log_events.MetricEvent)
+    def _sql_on_metric(self, event: log_events.MetricEvent) -> None:
+        self._require_run()
+        names = (event.model_name, event.source_name)
+        key = self._latest_source.get(names)
+        if key is None:
+            key = (event.model_name, None, event.source_name, None)
+            self._latest_source[names] = key
+        epoch = int(event.epoch)
+        now = datetime.datetime.now()
+        pending = self._pending_logs
+        for name, value in event.metrics.items():
+            pending.append((key, epoch, name, float(value), now))
+        if len(pending) >= self.max_pending:
+            self.flush()
+
+    @on(
+        log_events.EndEpochEvent,
+        log_events.EndTestEvent,
+        log_events.StopExperimentEvent,
+    )
+    def _sql_on_boundary(self, event: log_events.Event) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the pending sources and metric values in one transaction.
+
+        Pending values are dropped if the write fails (the error is
+        raised): nothing is written twice.
+        """
+        if not self._pending_logs and not self._pending_sources:
+            return
+        run_row_id = self._require_run()
+        logs, self._pending_logs = self._pending_logs, []
+        sources, self._pending_sources = self._pending_sources, {}
+        new_ids: dict[_SourceKey, int] = {}
+        with self.engine.begin() as connection:
+            needed = dict.fromkeys(sources)
+            for log in logs:
+                needed.setdefault(log[0])
+            for key in needed:
+                if key not in self._source_ids:
+                    new_ids[key] = self._source_row(
+                        connection, run_row_id, key
+                    )
+            ids = {**self._source_ids, **new_ids}
+            if logs:
+                connection.execute(
+                    sqlalchemy.insert(Log),
+                    [
+                        {
+                            'source_id': ids[key],
+                            'epoch': epoch,
+                            'metric_name': name,
+                            'value': None if math.isnan(value) else value,
+                            'created_at': created_at,
+                        }
+                        for key, epoch, name, value, created_at in logs
+                    ],
+                )
+        self._source_ids.update(new_ids)  # only once committed
+
+    def clean_up(self) -> None:
+        """Write what is pending, close the connections, forget the run."""
+        try:
+            if self._run_row_id is not None:
+                self.flush()
+        finally:
+            self._forget_run()
+            if self._engine is not None:
+                self._engine.dispose()
+            super().clean_up()
+
+    def _load_metrics(self, model_name: str, max_epoch: int) -> SourcedMetrics:
+        run_row_id = self._require_run()
+        self.flush()
+        query = (
+            sqlalchemy.select(
+                Source.source_name, Log.epoch, Log.metric_name, Log.value
+            )
+            .join(Source, Log.source_id == Source.row_id)
+            .where(
+                Source.run_table_id == run_row_id,
+                Source.model_name == model_name,
+            )
+            .order_by(Log.row_id)
+        )
+        if max_epoch != -1:
+            query = query.where(Log.epoch <= max_epoch)
+        by_source: dict[str, list[tuple[int, dict[str, float]]]] = {}
+        with self.engine.connect() as connection:
+            for source_name, epoch, name, value in connection.execute(query):
+                rows = by_source.setdefault(source_name, [])
+                number = math.nan if value is None else float(value)
+                # Values of one event are consecutive: a new row starts
+                # when the epoch changes or a metric appears again.
+                if rows and rows[-1][0] == epoch and name not in rows[-1][1]:
+                    rows[-1][1][name] = number
+                else:
+                    rows.append((epoch, {name: number}))
+        return {
+            source: resolve_history(rows)
+            for source, rows in sorted(by_source.items())
+        }
+
+    def _engine_for(self, par_dir: pathlib.Path) -> sqlalchemy.Engine:
+        if self._user_engine is not None:
+            return self._user_engine
+        path = par_dir / DB_FILE_NAME
+        if self._engine is None or self._default_path != path:
+            if self._engine is not None:
+                self._engine.dispose()
+            par_dir.mkdir(parents=True, exist_ok=True)
+            url = sqlalchemy.URL.create('sqlite', database=str(path))
+            self._engine = sqlalchemy.create_engine(url)
+            self._default_path = path
+        return self._engine
+
+    def _register_run(
+        self,
+        engine: sqlalchemy.Engine,
+        event: log_events.StartExperimentEvent,
+        par_dir: pathlib.Path,
+    ) -> int:
+        """Find or insert the experiment, its tags and the run."""
+        with engine.begin() as connection:
+            experiment_id = _find_or_insert(
+                connection,
+                Experiment,
+                experiment_name=event.exp_name,
+                par_dir=str(par_dir),
+            )
+            found = set(
+                connection.scalars(
+                    sqlalchemy.select(Tags.text).where(
+                        Tags.experiment_id == experiment_id
+                    )
+                )
+            )
+            new_tags = [tag for tag in dict.fromkeys(event.tags) if tag]
+            new_tags = [tag for tag in new_tags if tag not in found]
+            if new_tags:
+                connection.execute(
+                    sqlalchemy.insert(Tags),
+                    [
+                        {'experiment_id': experiment_id, 'text': tag}
+                        for tag in new_tags
+                    ],
+                )
+            return _find_or_insert(
+                connection,
+                Run,
+                {'run_ts': event.run_ts},
+                experiment_id=experiment_id,
+                run_id=event.run_id,
+            )
+
+    @staticmethod
+    def _source_row(
+        connection: sqlalchemy.Connection, run_row_id: int, key: _SourceKey
+    ) -> int:
+        model_name, model_ts, source_name, source_ts = key
+        return _find_or_insert(
+            connection,
+            Source,
+            model_name=model_name,
+            model_ts=model_ts,
+            source_name=source_name,
+            source_ts=source_ts,
+            run_table_id=run_row_id,
+        )
+
+    def _require_run(self) -> int:
+        if self._run_row_id is None:
+            raise exceptions.AccessOutsideScopeError()
+        return self._run_row_id
+
+    def _forget_run(self) -> None:
+        self._run_row_id = None
+        self._pending_logs = []
+        self._pending_sources = {}
+        self._latest_source = {}
+        self._source_ids = {}
+
+
+def _find_or_insert(
+    connection: sqlalchemy.Connection,
+    table: type[_Base],
+    extra: dict[str, Any] | None = None,
+    **keys: Any,
+) -> int:
+    """The row id of the row with these values, inserted if missing."""
+    mapper = sqlalchemy.inspect(table)
+    columns = mapper.columns
+    conditions = [
+        columns[name].is_(None) if value is None else columns[name] == value
+        for name, value in keys.items()
+    ]
+    select = sqlalchemy.select(columns['row_id']).where(*conditions)
+    row_id = connection.scalars(select.limit(1)).first()
+    if row_id is not None:
+        return int(row_id)
+    result = connection.execute(
+        sqlalchemy.insert(table).values(**keys, **(extra or {}))
+    )
+    primary_key = result.inserted_primary_key
+    if primary_key is None:
+        msg = f'Expected the id of the new {table.__name__} row, got none.'
+        raise RuntimeError(msg)
+    return int(primary_key[0])

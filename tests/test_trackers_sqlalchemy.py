@@ -1,0 +1,660 @@
+"""Tests of drytorch.trackers.sqlalchemy (API reference §20; D25, D26, D27).
+
+Every test that takes ``engine`` runs against SQLite and against a real
+PostgreSQL server (tests/pg_server.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+import pathlib
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy
+import torch
+from conftest import RecordingTracker
+from pg_server import (
+    free_port,
+    has_psycopg,
+    postgres_url_fixture,  # noqa: F401
+    require_or_skip,
+)
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from drytorch.core import exceptions, log_events
+from drytorch.core.experiment import Experiment
+from drytorch.lib import evaluations
+from drytorch.lib.learn import LearningSchema
+from drytorch.lib.load import DataLoader
+from drytorch.lib.models import Model
+from drytorch.lib.objectives import Loss
+from drytorch.lib.train import Trainer
+from drytorch.trackers import sqlalchemy as sql_tracker
+from drytorch.trackers.base_classes import MemoryMetrics
+from drytorch.trackers.sqlalchemy import DB_FILE_NAME, SQLConnection
+
+EXP = 'SqlExp'
+RUN_TS = datetime.datetime(2026, 11, 27, 12, 8, 16)
+MODEL_TS = datetime.datetime(2026, 11, 27, 12, 8, 17)
+ACTOR_TS = datetime.datetime(2026, 11, 27, 12, 8, 20)
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def engine(
+    request: pytest.FixtureRequest, tmp_path: pathlib.Path
+) -> Iterator[sqlalchemy.Engine]:
+    if request.param == 'sqlite':
+        url = f'sqlite:///{tmp_path / "test.db"}'
+        new_engine = sqlalchemy.create_engine(url)
+    else:
+        url = request.getfixturevalue('postgres_url')
+        new_engine = sqlalchemy.create_engine(url)
+        with new_engine.begin() as connection:  # a clean database
+            connection.execute(sqlalchemy.text('DROP SCHEMA public CASCADE'))
+            connection.execute(sqlalchemy.text('CREATE SCHEMA public'))
+    yield new_engine
+    new_engine.dispose()
+
+
+@pytest.fixture
+def new_connection() -> Iterator[Callable[..., SQLConnection]]:
+    """Make trackers that are cleaned up even when a test fails."""
+    made: list[SQLConnection] = []
+
+    def make(*args: object) -> SQLConnection:
+        made.append(SQLConnection(*args))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for tracker in made:
+        tracker.clean_up()
+
+
+class CommitCounter:
+    """Counts the transactions committed through an engine."""
+
+    def __init__(self, engine: sqlalchemy.Engine) -> None:
+        self.count = 0
+        sqlalchemy.event.listen(engine, 'commit', self._on_commit)
+
+    def _on_commit(self, connection: sqlalchemy.Connection) -> None:
+        self.count += 1
+
+
+def count_rows(engine: sqlalchemy.Engine, table: str) -> int:
+    with engine.connect() as connection:
+        query = sqlalchemy.text(f'SELECT COUNT(*) FROM {table}')
+        return int(connection.execute(query).scalar_one())
+
+
+def rows(engine: sqlalchemy.Engine, query: str) -> list[tuple]:
+    with engine.connect() as connection:
+        return [
+            tuple(row) for row in connection.execute(sqlalchemy.text(query))
+        ]
+
+
+def start(
+    par_dir: pathlib.Path,
+    run_id: str = 'r1',
+    resumed: bool = False,
+    tags: list[str] | None = None,
+    exp_name: str = EXP,
+) -> log_events.StartExperimentEvent:
+    return log_events.StartExperimentEvent(
+        config=None,
+        exp_name=exp_name,
+        run_ts=RUN_TS,
+        run_id=run_id,
+        resumed=resumed,
+        par_dir=par_dir,
+        tags=tags or [],
+    )
+
+
+def stop(run_id: str = 'r1') -> log_events.StopExperimentEvent:
+    return log_events.StopExperimentEvent(exp_name=EXP, run_id=run_id)
+
+
+def actor(
+    source: str = 'Trainer', model: str = 'Lin'
+) -> log_events.ActorRegistrationEvent:
+    return log_events.ActorRegistrationEvent(
+        actor_name=source,
+        actor_ts=ACTOR_TS,
+        model_name=model,
+        model_ts=MODEL_TS,
+        metadata={},
+    )
+
+
+def metric(
+    epoch: int, source: str = 'Trainer', model: str = 'Lin', **values: float
+) -> log_events.MetricEvent:
+    return log_events.MetricEvent(
+        model_name=model,
+        source_name=source,
+        epoch=epoch,
+        metrics=values or {'MSE': epoch / 10},
+    )
+
+
+def end_epoch(epoch: int) -> log_events.EndEpochEvent:
+    return log_events.EndEpochEvent('Trainer', 'Lin', epoch)
+
+
+# ---------------------------------------------------------------- schema
+
+
+def test_tables_and_indexes(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    inspector = sqlalchemy.inspect(engine)
+    assert set(inspector.get_table_names()) == {
+        'experiments',
+        'tags',
+        'runs',
+        'sources',
+        'logs',
+    }
+    columns = {c['name'] for c in inspector.get_columns('logs')}
+    assert columns == {
+        'row_id',
+        'source_id',
+        'epoch',
+        'metric_name',
+        'value',
+        'created_at',
+    }
+    indexed = {
+        tuple(index['column_names']) for index in inspector.get_indexes('logs')
+    }
+    assert ('source_id', 'epoch') in indexed
+    indexed = {
+        tuple(index['column_names'])
+        for index in inspector.get_indexes('sources')
+    }
+    assert ('run_table_id', 'model_name') in indexed
+    tracker.notify(stop())
+
+
+def test_url_instead_of_engine(
+    tmp_path: pathlib.Path,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(f'sqlite:///{tmp_path / "by_url.db"}')
+    tracker.notify(start(tmp_path / 'exp'))
+    tracker.notify(metric(1))
+    tracker.notify(stop())
+    assert (tmp_path / 'by_url.db').is_file()
+    assert not (tmp_path / 'exp' / DB_FILE_NAME).exists()
+
+
+# --------------------------------------------------------------- metrics
+
+
+def test_load_metrics_equals_what_was_logged(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    tracker.notify(actor())
+    tracker.notify(actor('Validation'))
+    tracker.notify(actor('Trainer', model='Other'))
+    for epoch in (1, 2, 3):
+        tracker.notify(metric(epoch, Loss=epoch * 1.5, Acc=1 / (epoch + 2)))
+        tracker.notify(metric(epoch, 'Validation', Loss=-epoch * 0.1))
+        tracker.notify(metric(epoch, model='Other', Loss=100.0 + epoch))
+        tracker.notify(end_epoch(epoch))
+    assert tracker.load_metrics('Lin') == {
+        'Trainer': (
+            [1, 2, 3],
+            {'Loss': [1.5, 3.0, 4.5], 'Acc': [1 / 3, 1 / 4, 1 / 5]},
+        ),
+        'Validation': (
+            [1, 2, 3],
+            {'Loss': [-0.1, -0.2, -0.30000000000000004]},
+        ),
+    }
+    assert tracker.load_metrics('Lin', max_epoch=2)['Trainer'] == (
+        [1, 2],
+        {'Loss': [1.5, 3.0], 'Acc': [1 / 3, 1 / 4]},
+    )
+    assert tracker.load_metrics('Other') == {
+        'Trainer': ([1, 2, 3], {'Loss': [101.0, 102.0, 103.0]})
+    }
+    assert tracker.load_metrics('Lin', max_epoch=0) == {}
+    assert tracker.load_metrics('Missing') == {}
+    with pytest.raises(ValueError, match='max_epoch'):
+        tracker.load_metrics('Lin', max_epoch=-2)
+    tracker.notify(stop())
+
+
+def test_pending_values_are_loaded_too(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    tracker.notify(actor())
+    tracker.notify(metric(1))  # no end of epoch yet
+    assert tracker.load_metrics('Lin') == {'Trainer': ([1], {'MSE': [0.1]})}
+    tracker.notify(stop())
+
+
+def test_names_and_special_values_round_trip(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    """D26: names are bound parameters, never part of the SQL text."""
+    names = ['Top-1 (%), "q"', "a'); DROP TABLE logs; --", 'ünï\n%s']
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    tracker.notify(actor())
+    tracker.notify(metric(1, **dict.fromkeys(names, 0.25), nan=math.nan))
+    tracker.notify(metric(2, **dict.fromkeys(names, math.inf), nan=1.0))
+    tracker.notify(end_epoch(2))
+    epochs, logs = tracker.load_metrics('Lin')['Trainer']
+    assert epochs == [1, 2]
+    assert list(logs) == [*names, 'nan']
+    assert logs[names[1]] == [0.25, math.inf]
+    assert math.isnan(logs['nan'][0])
+    assert logs['nan'][1] == 1.0
+    assert count_rows(engine, 'logs') == 8
+    tracker.notify(stop())
+
+
+def test_unregistered_source_gets_a_row(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    """A tracker that joined late still records (the reference raises)."""
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    tracker.notify(metric(1))
+    tracker.notify(metric(2))
+    tracker.notify(stop())
+    assert rows(
+        engine, 'SELECT model_name, source_name, model_ts FROM sources'
+    ) == [('Lin', 'Trainer', None)]
+    assert count_rows(engine, 'logs') == 2
+
+
+def test_run_property(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    with pytest.raises(exceptions.AccessOutsideScopeError):
+        _ = tracker.run
+    tracker.notify(start(tmp_path, run_id='r7'))
+    run = tracker.run
+    assert isinstance(run, sql_tracker.Run)
+    assert (run.run_id, run.run_ts) == ('r7', RUN_TS)
+    tracker.notify(stop('r7'))
+    with pytest.raises(exceptions.AccessOutsideScopeError):
+        tracker.load_metrics('Lin')
+
+
+# -------------------------------------------------------------- batching
+
+
+def test_one_transaction_per_epoch_whatever_the_metrics(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    commits = CommitCounter(engine)
+    tracker.notify(actor())
+    tracker.notify(actor('Validation'))
+    many = {f'metric_{i}': float(i) for i in range(50)}
+    for epoch in (1, 2, 3):
+        tracker.notify(metric(epoch, **many))
+        tracker.notify(metric(epoch, 'Validation', **many))
+        assert commits.count == epoch - 1  # nothing written mid-epoch
+        tracker.notify(end_epoch(epoch))
+        assert commits.count == epoch
+    assert count_rows(engine, 'logs') == 3 * 2 * 50
+    tracker.notify(stop())
+    assert commits.count == 3  # nothing was pending at the stop
+
+
+@pytest.mark.parametrize(
+    'boundary',
+    [
+        log_events.EndTestEvent('Test', 'Lin'),
+        log_events.StopExperimentEvent(exp_name=EXP, run_id='r1'),
+    ],
+    ids=['end_test', 'stop'],
+)
+def test_other_flush_points(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    boundary: log_events.Event,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    commits = CommitCounter(engine)
+    tracker.notify(actor('Test'))
+    tracker.notify(metric(2, 'Test', MAE=0.5, MSE=0.25))
+    assert count_rows(engine, 'logs') == 0
+    tracker.notify(boundary)
+    assert commits.count == 1
+    assert count_rows(engine, 'logs') == 2
+    tracker.clean_up()
+
+
+def test_large_buffers_are_written_early(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    tracker.max_pending = 10
+    tracker.notify(start(tmp_path))
+    commits = CommitCounter(engine)
+    tracker.notify(metric(1, **{f'm{i}': 1.0 for i in range(6)}))
+    assert commits.count == 0
+    tracker.notify(metric(1, 'Validation', **{f'm{i}': 1.0 for i in range(6)}))
+    assert commits.count == 1
+    assert count_rows(engine, 'logs') == 12
+    tracker.notify(stop())
+
+
+# -------------------------------------------------------- resume (D27)
+
+
+def test_resume_reuses_experiment_and_run_rows(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    """D27: the reference inserts a new experiment row at every start."""
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path, tags=['a', 'b']))
+    tracker.notify(actor())
+    tracker.notify(metric(1))
+    tracker.notify(stop())
+    tracker = new_connection(engine)  # as in a new process
+    tracker.notify(start(tmp_path, resumed=True, tags=['a', 'b', 'c']))
+    tracker.notify(actor())  # the same actor again
+    tracker.notify(metric(2))
+    tracker.notify(stop())
+    assert count_rows(engine, 'experiments') == 1
+    assert count_rows(engine, 'runs') == 1
+    assert count_rows(engine, 'sources') == 1
+    assert sorted(r[0] for r in rows(engine, 'SELECT text FROM tags')) == [
+        'a',
+        'b',
+        'c',
+    ]
+    tracker.notify(start(tmp_path, run_id='r2'))  # another run
+    tracker.notify(start(tmp_path, exp_name='Other'))  # another experiment
+    tracker.notify(start(tmp_path / 'elsewhere'))  # another folder
+    tracker.notify(stop())
+    assert count_rows(engine, 'experiments') == 3
+    assert count_rows(engine, 'runs') == 4
+
+
+def test_resumed_history_is_contiguous(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    for epoch in (1, 2, 3, 4):
+        tracker.notify(metric(epoch))
+        tracker.notify(end_epoch(epoch))
+    tracker.notify(stop())
+    tracker.notify(start(tmp_path, resumed=True))
+    for epoch in (3, 4, 5):  # resumed from the checkpoint of epoch 2
+        tracker.notify(metric(epoch, MSE=epoch * 10.0))
+        tracker.notify(end_epoch(epoch))
+    assert tracker.load_metrics('Lin') == {
+        'Trainer': ([1, 2, 3, 4, 5], {'MSE': [0.1, 0.2, 30.0, 40.0, 50.0]})
+    }
+    tracker.notify(stop())
+
+
+# ----------------------------------------------------- default database
+
+
+def test_default_database_is_inside_par_dir(
+    tmp_path: pathlib.Path,
+    recorder: RecordingTracker,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    """D27: the reference writes ./metrics.db in the working directory."""
+    tracker = new_connection()
+    with pytest.raises(exceptions.AccessOutsideScopeError):
+        _ = tracker.engine
+    exp = Experiment(Cfg(), name=EXP, par_dir='outputs')  # relative
+    exp.trackers.subscribe(tracker)
+    with exp.create_run(run_id='r1'):
+        _trainer().train(1)
+    assert pathlib.Path.cwd() == tmp_path
+    assert (tmp_path / 'outputs' / DB_FILE_NAME).is_file()
+    assert not (tmp_path / DB_FILE_NAME).exists()
+    assert list(tmp_path.glob('*.db')) == []
+    db = sqlalchemy.create_engine(
+        f'sqlite:///{tmp_path / "outputs" / DB_FILE_NAME}'
+    )
+    assert rows(db, 'SELECT experiment_name, par_dir FROM experiments') == [
+        (EXP, str((tmp_path / 'outputs').resolve()))
+    ]
+    db.dispose()
+
+
+def test_default_database_follows_the_experiment(
+    tmp_path: pathlib.Path,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection()
+    tracker.notify(start(tmp_path / 'one'))
+    tracker.notify(metric(1))
+    tracker.notify(stop())
+    tracker.notify(start(tmp_path / 'two'))
+    tracker.notify(metric(1))
+    tracker.notify(stop())
+    for folder in ('one', 'two'):
+        db = sqlalchemy.create_engine(
+            f'sqlite:///{tmp_path / folder / DB_FILE_NAME}'
+        )
+        assert count_rows(db, 'logs') == 1
+        db.dispose()
+
+
+# ------------------------------------------------------------ end to end
+
+
+@dataclasses.dataclass(frozen=True)
+class Cfg:
+    lr: float = 0.01
+
+
+def _mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return ((outputs - targets) ** 2).mean(dim=1)
+
+
+def _dataset() -> TensorDataset:
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(12, 3, generator=generator)
+    return TensorDataset(inputs, torch.randn(12, 1, generator=generator))
+
+
+def _trainer() -> Trainer:
+    torch.manual_seed(0)
+    model = Model(nn.Linear(3, 1), name='Lin', device='cpu')
+    trainer = Trainer(
+        model,
+        loader=DataLoader(_dataset(), 4),
+        loss=Loss(_mse, 'MSE'),
+        learning_schema=LearningSchema.adam(0.01),
+    )
+    trainer.add_validation(DataLoader(_dataset(), 4))
+    return trainer
+
+
+def test_end_to_end_batching_and_loaded_history(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    memory = MemoryMetrics()
+    exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path, tags=['e2e'])
+    exp.trackers.subscribe(tracker, memory)
+    with exp.create_run(run_id='r1'):
+        trainer = _trainer()
+        commits = CommitCounter(engine)
+        trainer.train(3)
+        assert commits.count == 3  # one transaction per epoch
+        test = evaluations.Test(
+            trainer.model,
+            loader=DataLoader(_dataset(), 4),
+            metric=trainer.objective,
+        )
+        test()
+        assert commits.count == 4  # and one for the test
+        assert tracker.load_metrics('Lin') == memory.model_dict['Lin']
+        assert set(memory.model_dict['Lin']) == {
+            'Trainer',
+            'Validation',
+            'Test',
+        }
+    assert count_rows(engine, 'logs') == 3 + 3 + 1
+
+
+def test_end_to_end_resume(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    recorder: RecordingTracker,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path, tags=['t'])
+    exp.trackers.subscribe(tracker, recorder)
+    with exp.create_run(run_id='r1'):
+        trainer = _trainer()
+        trainer.train(2)
+        trainer.save_checkpoint()
+    with exp.create_run(resume=True):
+        trainer = _trainer()
+        trainer.load_checkpoint()
+        trainer.train(2)
+        history = tracker.load_metrics('Lin')
+    assert count_rows(engine, 'experiments') == 1
+    assert count_rows(engine, 'runs') == 1
+    assert count_rows(engine, 'tags') == 1
+    for source in ('Trainer', 'Validation'):
+        logged = [
+            (event.epoch, event.metrics['MSE'])
+            for event in recorder.of_type(log_events.MetricEvent)
+            if event.source_name == source
+        ]
+        assert [epoch for epoch, _ in logged] == [1, 2, 3, 4]
+        assert history[source] == (
+            [1, 2, 3, 4],
+            {'MSE': [value for _, value in logged]},
+        )
+
+
+# ---------------------------------------------------------- failures (D25)
+
+
+def test_failing_database_detaches_for_that_run_only(
+    tmp_path: pathlib.Path,
+    recorder: RecordingTracker,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    """D25: the experiment goes on; the next run uses the tracker again."""
+    blocker = tmp_path / DB_FILE_NAME
+    blocker.mkdir()  # SQLite cannot open a folder
+    tracker = new_connection()
+    exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path)
+    exp.trackers.subscribe(tracker, recorder)
+    with pytest.warns(exceptions.TrackerExceptionWarning, match='SQLConn'):
+        run = exp.create_run(run_id='r1').start()
+    _trainer().train(2)
+    run.stop()
+    assert len(recorder.of_type(log_events.EndEpochEvent)) == 2
+    assert 'SQLConnection' in exp.trackers.named_trackers
+    blocker.rmdir()
+    with exp.create_run(run_id='r2'):
+        _trainer().train(1)
+        assert tracker.load_metrics('Lin')['Trainer'][0] == [1]
+
+
+def test_unreachable_server_is_warned_about_and_training_goes_on(
+    tmp_path: pathlib.Path,
+    recorder: RecordingTracker,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    """D25, with a PostgreSQL port that nothing listens on."""
+    require_or_skip(has_psycopg(), 'The psycopg driver')
+    url = f'postgresql+psycopg://postgres@127.0.0.1:{free_port()}/postgres'
+    tracker = new_connection(url)
+    exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path)
+    exp.trackers.subscribe(tracker, recorder)
+    with pytest.warns(exceptions.TrackerExceptionWarning, match='Operational'):
+        with exp.create_run(run_id='r1'):
+            _trainer().train(2)
+    assert [e.epoch for e in recorder.of_type(log_events.EndEpochEvent)] == [
+        1,
+        2,
+    ]
+    assert exp.registry.get('r1').status == 'completed'
+    assert 'SQLConnection' in exp.trackers.named_trackers
+
+
+def test_server_gone_mid_run(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    recorder: RecordingTracker,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    """A write that fails mid-run detaches the tracker; training goes on."""
+    tracker = new_connection(engine)
+    exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path)
+    exp.trackers.subscribe(tracker, recorder)
+    with exp.create_run(run_id='r1'):
+        trainer = _trainer()
+        trainer.train(1)
+        with engine.begin() as connection:  # the table disappears
+            connection.execute(sqlalchemy.text('DROP TABLE logs'))
+        with pytest.warns(exceptions.TrackerExceptionWarning):
+            trainer.train(2)
+    assert len(recorder.of_type(log_events.EndEpochEvent)) == 3
+
+
+# ------------------------------------------------------- the pg fixture
+
+
+def test_missing_postgres_fails_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv('CI', 'true')
+    with pytest.raises(pytest.fail.Exception, match='CI must run'):
+        require_or_skip(False, 'PostgreSQL')
+    monkeypatch.delenv('CI')
+    with pytest.raises(pytest.skip.Exception, match='PostgreSQL'):
+        require_or_skip(False, 'PostgreSQL')
+    require_or_skip(True, 'PostgreSQL')  # available: nothing happens
