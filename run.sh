@@ -52,17 +52,32 @@ ensure_python_packages() {
 }
 
 setup() {
-  # System (apt) packages: none are needed yet. When one is, install it here,
-  # before the venv, only when it is missing, with a single `apt-get update`.
   ensure_venv
   ensure_python_packages
 }
 
+# System packages the tests need: a PostgreSQL server (the SQL tracker is
+# tested against a real one) and Chromium (the notebook panel is checked in a
+# real browser). Installed only when missing, with one `apt-get update`.
+ensure_test_system_packages() {
+  local missing=()
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  ((${#missing[@]})) || return 0
+  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get"
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  say "Installing system packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
 run_tests() {
   say 'ruff check'
-  "$PY" -m ruff check drytorch tests bench
+  "$PY" -m ruff check drytorch drytorch_nb tests bench
   say 'ruff format --check'
-  "$PY" -m ruff format --check drytorch tests bench
+  "$PY" -m ruff format --check drytorch drytorch_nb tests bench
   say 'mypy'
   "$PY" -m mypy
   say 'pytest'
@@ -112,6 +127,7 @@ main() {
   case $target in
     test)
       shift
+      ensure_test_system_packages
       setup
       run_tests "$@"
       ;;
