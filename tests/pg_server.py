@@ -42,7 +42,10 @@ def require_or_skip(available: bool, what: str) -> None:
     """Fail under CI, skip otherwise, when something needed is missing."""
     if available:
         return
-    msg = f'{what} is not available (./run.sh test installs the Debian package postgresql).'
+    msg = (
+        f'{what} is not available '
+        '(./run.sh test installs the Debian package postgresql).'
+    )
     if os.environ.get('CI'):
         pytest.fail(f'CI must run the PostgreSQL tests: {msg}')
     pytest.skip(msg)

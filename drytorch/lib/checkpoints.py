@@ -64,6 +64,14 @@ def _require_run() -> Any:
 
 
 def _unwrapped(model: Any) -> nn.Module:
+    """The module whose state is saved and loaded.
+
+    A model holding more state than its module (e.g. ModelAverage, with a
+    running average) names it with ``state_module``.
+    """
+    module = getattr(model, 'state_module', None)
+    if isinstance(module, nn.Module):
+        return module
     module = getattr(model, 'unwrapped_module', None)
     if isinstance(module, nn.Module):
         return module

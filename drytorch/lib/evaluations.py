@@ -3,6 +3,11 @@
 The module's training mode is restored afterwards, so an evaluation run
 between two training epochs never leaves dropout or batch norm in the wrong
 mode.
+
+Under torch.distributed every process evaluates its share of the samples
+(no sample twice, so processes may run different numbers of batches) with
+the buffers of the first process, and the metrics are reduced across
+processes once, at the end of the pass.
 """
 
 from __future__ import annotations
@@ -10,11 +15,38 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from drytorch.core import log_events, scope
 from drytorch.lib import runners
 
 __all__ = ['Diagnostic', 'EvaluationMixin', 'Test', 'Validation']
+
+
+def _sync_buffers(module: Any) -> None:
+    """Give every process the buffers (e.g. batch norm statistics) of rank 0.
+
+    This is what DistributedDataParallel does at the first forward after
+    training; evaluations bypass the wrapper (see ``Model.__call__``), so it
+    is done here, once, before the pass.
+    """
+    if not isinstance(module, nn.parallel.DistributedDataParallel):
+        return
+    enabled = getattr(
+        module,
+        'forward_sync_buffers',
+        getattr(module, 'broadcast_buffers', True),
+    )
+    buffers = list(module.module.buffers())
+    if not enabled or not buffers:
+        return
+    dist = torch.distributed
+    group = module.process_group  # the default group unless one was given
+    with torch.no_grad():
+        for buffer in buffers:
+            dist.broadcast(
+                buffer, src=dist.get_global_rank(group, 0), group=group
+            )
 
 
 class EvaluationMixin:
@@ -25,6 +57,7 @@ class EvaluationMixin:
     def __call__(self, store_outputs: bool = False) -> None:
         """Run one evaluation pass."""
         module = self.model.module
+        _sync_buffers(module)
         was_training = module.training
         module.eval()
         try:

@@ -6,6 +6,11 @@ sampler and drops the last incomplete batch; inside
 ``torch.inference_mode()`` (evaluations) it goes through the samples in
 order, once each, keeping the last incomplete batch. A sampler given by the
 user is always used as it is.
+
+Under ``torch.distributed``, training draws from a ``DistributedSampler``
+(every process gets as many batches) and inference from a
+:class:`StridedSampler`, which shares the samples out without repeating
+any, so that evaluation metrics count every sample exactly once.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     'DataLoader',
     'Permutation',
     'Sliced',
+    'StridedSampler',
     'get_n_batches',
     'take_from_dataset',
     'validate_dataset_length',
@@ -40,6 +46,10 @@ def _distributed() -> bool:
 
 def _world_size() -> int:
     return torch.distributed.get_world_size() if _distributed() else 1
+
+
+def _rank() -> int:
+    return torch.distributed.get_rank() if _distributed() else 0
 
 
 def _accelerator_available() -> bool:
@@ -200,13 +210,68 @@ class Permutation(Sequence[int]):
         return iter(self._permutation())
 
 
+class StridedSampler(data.Sampler[int]):
+    """The share of one process of the samples, without padding.
+
+    Process ``rank`` of ``world_size`` gets the indices ``rank``,
+    ``rank + world_size``, ``rank + 2 * world_size``, ... in order: every
+    sample goes to exactly one process. Unlike ``DistributedSampler``, it
+    repeats no sample to give every process as many, so processes may get
+    different numbers of batches; a pass over it must not run collective
+    operations per batch (evaluations reduce their metrics once, at the
+    end).
+
+    Attributes:
+        dataset_len: the number of samples.
+        rank: the process whose share it is.
+        world_size: the number of processes.
+    """
+
+    def __init__(self, dataset_len: int, rank: int, world_size: int) -> None:
+        """Args:
+            dataset_len: the number of samples.
+            rank: the process whose share it is, in ``[0, world_size)``.
+            world_size: the number of processes.
+
+        Raises:
+            ValueError: if an argument is out of range.
+        """  # noqa: D205
+        _positive_int(world_size, 'world_size')
+        if isinstance(rank, bool) or not isinstance(rank, int):
+            msg = f'Expected an int rank, got {rank!r}.'
+            raise ValueError(msg)
+        if not 0 <= rank < world_size:
+            msg = f'Expected a rank in [0, {world_size}), got {rank}.'
+            raise ValueError(msg)
+        if dataset_len < 0:
+            msg = f'Expected a non-negative dataset length, got {dataset_len}.'
+            raise ValueError(msg)
+        self.dataset_len = dataset_len
+        self.rank = rank
+        self.world_size = world_size
+        self._indices = range(rank, dataset_len, world_size)
+
+    def __repr__(self) -> str:
+        return (
+            f'{type(self).__name__}(dataset_len={self.dataset_len}, '
+            f'rank={self.rank}, world_size={self.world_size})'
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices)
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+
 class DataLoader(Generic[_Data_co]):
     """Batches of a dataset, sampled for training or for inference.
 
     Iterating outside ``torch.inference_mode()`` uses :attr:`sampler` and
     drops the last incomplete batch; inside it, the samples are taken in
-    order (or by a non-shuffling distributed sampler) and the last batch is
-    kept. A sampler given by the user is used in both cases.
+    order (under torch.distributed, each process takes its share with a
+    :class:`StridedSampler`, no sample twice) and the last batch is kept. A
+    sampler given by the user is used in both cases.
 
     Attributes:
         batch_size: samples per batch (and per process).
@@ -288,15 +353,19 @@ class DataLoader(Generic[_Data_co]):
         if not inference or self._user_sampler:
             return self.sampler
         sampler = self._inference_sampler
-        if sampler is None or (
-            isinstance(sampler, data.DistributedSampler) != _distributed()
-        ):
-            if _distributed():
-                sampler = data.DistributedSampler(
-                    self.dataset, shuffle=False, drop_last=False
-                )
-            else:
-                sampler = data.SequentialSampler(range(self.dataset_len))
+        if _distributed():
+            rank, world_size = _rank(), _world_size()
+            if not (
+                isinstance(sampler, StridedSampler)
+                and sampler.rank == rank
+                and sampler.world_size == world_size
+            ):
+                # no padding: a repeated sample would count twice in the
+                # metrics (the count of batches may differ across ranks)
+                sampler = StridedSampler(self.dataset_len, rank, world_size)
+                self._inference_sampler = sampler
+        elif not isinstance(sampler, data.SequentialSampler):
+            sampler = data.SequentialSampler(range(self.dataset_len))
             self._inference_sampler = sampler
         return sampler
 
@@ -370,7 +439,12 @@ class DataLoader(Generic[_Data_co]):
             self._busy.discard(inference)
 
     def __len__(self) -> int:
-        """Count the batches of a pass, over all processes."""
+        """Count the batches of a pass, over all processes.
+
+        Under torch.distributed this is the number of batches of the first
+        process (which has the most) times the number of processes, in
+        training and in inference alike.
+        """
         inference = torch.is_inference_mode_enabled()
         n_processes = _world_size()
         if self._user_sampler and hasattr(self.sampler, '__len__'):

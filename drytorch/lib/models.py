@@ -17,7 +17,7 @@ from torch import nn
 from drytorch.core import naming, register, scope
 from drytorch.core.protocols import CheckpointProtocol
 
-__all__ = ['Model', 'count_params', 'default_device']
+__all__ = ['Model', 'ModelAverage', 'count_params', 'default_device']
 
 _In = TypeVar('_In')
 _Out = TypeVar('_Out')
@@ -110,6 +110,15 @@ class Model(Generic[_In, _Out]):
         self._forward: Callable[..., Any] = self.module
         if should_compile:
             self._forward = torch.compile(self.module)
+        # Without gradients the DDP wrapper has nothing to do but sync
+        # buffers in a collective: evaluations call the module itself, so
+        # that processes may run different numbers of batches.
+        self._no_grad_forward: Callable[..., Any] | None = None
+        unwrapped = self.unwrapped_module
+        if unwrapped is not self.module:
+            self._no_grad_forward = (
+                torch.compile(unwrapped) if should_compile else unwrapped
+            )
         if checkpoint is None:
             from drytorch.lib.checkpoints import LocalCheckpoint
 
@@ -172,11 +181,18 @@ class Model(Generic[_In, _Out]):
         return torch.autocast(self._device.type, dtype=self.autocast_dtype)
 
     def __call__(self, inputs: _In) -> _Out:
-        """Run the module (under autocast with mixed precision)."""
+        """Run the module (under autocast with mixed precision).
+
+        With gradients disabled (evaluations), a DistributedDataParallel
+        wrapper is bypassed: no collective operation runs per batch.
+        """
+        forward = self._forward
+        if self._no_grad_forward is not None and not torch.is_grad_enabled():
+            forward = self._no_grad_forward
         if self.mixed_precision:
             with torch.autocast(self._device.type, dtype=self.autocast_dtype):
-                return self._forward(inputs)
-        return self._forward(inputs)
+                return forward(inputs)
+        return forward(inputs)
 
     def increment_epoch(self) -> None:
         """Advance the epoch counter by one."""
@@ -200,3 +216,177 @@ class Model(Generic[_In, _Out]):
     def unregister(self) -> None:
         """Unregister the module, so that another Model may wrap it."""
         register.unregister_model(self)
+
+
+_SWA_MULTI_AVG = torch.optim.swa_utils.get_swa_multi_avg_fn()
+
+
+@torch.no_grad()
+def _running_mean_update(
+    averaged: torch.optim.swa_utils.AveragedModel, module: nn.Module
+) -> None:
+    """``averaged.update_parameters(module)`` for the default running mean.
+
+    The result is torch's (the first call copies, later calls take the
+    running mean; without ``use_buffers`` the buffers are copied), but the
+    count is read from its CPU buffer as a Python number: torch moves it to
+    the device and back to the host, which waits for the device at every
+    optimizer step.
+    """
+    n_averaged = averaged.n_averaged
+    count = int(n_averaged)
+    target = averaged.module
+    if averaged.use_buffers:
+        pairs = zip(
+            [*target.parameters(), *target.buffers()],
+            [*module.parameters(), *module.buffers()],
+            strict=True,
+        )
+    else:
+        pairs = zip(target.parameters(), module.parameters(), strict=True)
+    groups: dict[Any, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
+    for mean, current in pairs:
+        means, currents = groups.setdefault(
+            (mean.device, mean.dtype), ([], [])
+        )
+        means.append(mean.detach())
+        currents.append(current.detach())
+    for means, currents in groups.values():
+        if count == 0:
+            torch._foreach_copy_(means, currents)
+        elif means[0].is_floating_point() or means[0].is_complex():
+            _SWA_MULTI_AVG(means, currents, count)
+        else:  # integer buffers: torch's formula, truncated
+            for mean, current in zip(means, currents, strict=True):
+                mean.copy_(mean + (current - mean) / (count + 1))
+    if not averaged.use_buffers:
+        for mean, current in zip(
+            target.buffers(), module.buffers(), strict=True
+        ):
+            mean.copy_(current)
+    n_averaged += 1
+
+
+class _ModuleAndAverage(nn.Module):
+    """Holds a module and its average, so both are saved together."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        averaged_module: torch.optim.swa_utils.AveragedModel,
+    ) -> None:
+        super().__init__()
+        self.module = module
+        self.averaged_module = averaged_module
+
+
+class ModelAverage(Model[_In, _Out]):
+    """A model that also keeps a running average of its module's weights.
+
+    The average is a ``torch.optim.swa_utils.AveragedModel`` built from the
+    module and updated by :meth:`update_parameters`, which the Trainer calls
+    after each optimizer step.
+
+    The module's mode chooses the weights of a forward: in training mode
+    (set by the Trainer) the trained module runs, so the optimizer trains
+    it; in eval mode (set by Validation, Test and Diagnostic) the averaged
+    copy runs, in eval mode too. The mode decides, rather than inference
+    mode, because it already decides how dropout and batch norm behave, and
+    so ``model.module.eval()`` evaluates the average under ``no_grad`` as
+    well as under ``inference_mode``. The trained weights stay reachable as
+    ``model.module``.
+
+    Checkpoints save and load the module and its average together (see
+    :attr:`state_module`); the average's count is part of the state.
+
+    Attributes:
+        averaged_module: the running average of the module.
+    """
+
+    def __init__(
+        self,
+        torch_module: nn.Module,
+        /,
+        name: str = '',
+        device: torch.device | str | None = None,
+        checkpoint: CheckpointProtocol | None = None,
+        mixed_precision: bool = False,
+        avg_fn: Callable[..., torch.Tensor] | None = None,
+        multi_avg_fn: Callable[..., None] | None = None,
+        use_buffers: bool = False,
+    ) -> None:
+        """Args:
+            torch_module: the module to train and average.
+            name: the model's name; default: the module's class name.
+            device: where to move the module; default: the current
+                accelerator, else CPU.
+            checkpoint: saving and loading; default: a new LocalCheckpoint
+                for this model.
+            mixed_precision: run the forward under autocast.
+            avg_fn: averaging function of one parameter, as in
+                ``AveragedModel``; default: the running mean.
+            multi_avg_fn: in-place averaging function of parameter lists,
+                as in ``AveragedModel``; default: the running mean.
+            use_buffers: average the buffers too (instead of copying the
+                module's buffers at each update).
+
+        Raises:
+            ValueError: if both avg_fn and multi_avg_fn are given.
+            NoActiveExperimentError: outside a run.
+            TypeError: if ``torch_module`` is not an nn.Module.
+        """  # noqa: D205
+        if avg_fn is not None and multi_avg_fn is not None:
+            msg = 'Expected at most one of avg_fn and multi_avg_fn, got both.'
+            raise ValueError(msg)
+        super().__init__(
+            torch_module,
+            name=name,
+            device=device,
+            checkpoint=checkpoint,
+            mixed_precision=mixed_precision,
+        )
+        trained = self.unwrapped_module
+        try:
+            # built without a device: the count buffer stays on the CPU,
+            # where reading it does not wait for the accelerator
+            self.averaged_module = torch.optim.swa_utils.AveragedModel(
+                trained,
+                avg_fn=avg_fn,
+                multi_avg_fn=multi_avg_fn,
+                use_buffers=use_buffers,
+            )
+        except BaseException:
+            self.unregister()
+            raise
+        self._default_average = avg_fn is None and multi_avg_fn is None
+        self._state_module = _ModuleAndAverage(trained, self.averaged_module)
+
+    @property
+    def state_module(self) -> nn.Module:
+        """What checkpoints save: the module and its average.
+
+        Its state dict holds the module's entries under ``module.`` and the
+        average's under ``averaged_module.``.
+        """
+        return self._state_module
+
+    def __call__(self, inputs: _In) -> _Out:
+        """Run the trained module in training mode, else the average."""
+        if self.module.training:
+            forward = self._forward
+        else:
+            averaged = self.averaged_module
+            if averaged.training:
+                averaged.eval()
+            forward = averaged
+        if self.mixed_precision:
+            with self.autocast():
+                return forward(inputs)
+        return forward(inputs)
+
+    def update_parameters(self) -> None:
+        """Add the module's current weights to the average."""
+        if self._default_average:
+            _running_mean_update(self.averaged_module, self.unwrapped_module)
+        else:
+            self.averaged_module.update_parameters(self.unwrapped_module)

@@ -437,6 +437,10 @@ class LossBase(MetricCollection[_Output, _Target], metaclass=abc.ABCMeta):
         """
         values, loss = self._evaluate(outputs, targets)
         self._averager += values
+        if loss.ndim == 0:
+            # already a mean: mean() would add a node to the graph, paid
+            # in the forward and in the backward pass of every batch
+            return loss
         return loss.mean()
 
     def __repr__(self) -> str:

@@ -61,6 +61,18 @@ def _rank() -> int:
     return 0
 
 
+def _set_sampler_epoch(loader: Any, epoch: int) -> None:
+    """Reshuffle a DistributedSampler differently at every epoch.
+
+    It draws the same permutation at every pass unless told the epoch;
+    every process tells it the same one, so they still share the samples
+    out without overlap.
+    """
+    sampler = getattr(loader, 'sampler', None)
+    if isinstance(sampler, torch.utils.data.DistributedSampler):
+        sampler.set_epoch(epoch)
+
+
 class ModelCaller(Generic[_In, _Out], abc.ABC):
     """Something that calls a model: an actor of the run.
 
@@ -166,6 +178,7 @@ class ModelRunner(ModelCaller[_In, _Out], Generic[_In, _Tgt, _Out]):
         run_batch = self._run_batch
         store = self._store
         n_processes = _world_size()
+        _set_sampler_epoch(loader, self.model.epoch)
         interval = 1.0 / self.progress_hz
         next_push = time.monotonic() + interval
         pending = 0

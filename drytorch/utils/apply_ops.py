@@ -279,6 +279,16 @@ def apply_to(obj: _Obj, device: torch.device | str | int) -> _Obj:
         return result
     cls = type(data)
     if cls is tuple or cls is list:
+        # The usual batch on CPU, or from a loader that moves its batches
+        # itself: plain tensors already on the device, which .to() would
+        # return as they are after parsing its arguments, once per tensor
+        # and per batch. Subclasses may override .to(): they go through it.
+        for item in data:
+            if type(item) is not tensor_type or item.device != device:
+                break
+        else:
+            result = data if cls is tuple else list(data)
+            return result
         result = [
             item.to(device, non_blocking=non_blocking)
             if isinstance(item, tensor_type)

@@ -112,8 +112,13 @@ class AbstractAverager(Generic[_T], metaclass=abc.ABCMeta):
         return new
 
     def __bool__(self) -> bool:
-        """Whether any sample was added."""
-        return any(self.counts.values())
+        """Whether any sample was added (on any process, after all_reduce).
+
+        A process that got no sample holds the averages of the others once
+        :meth:`all_reduce` has run, and counts as holding samples until the
+        next update or clear.
+        """
+        return any(self.counts.values()) or bool(self._reduced)
 
     def __eq__(self, other: object) -> bool:
         """Equal when both have the same keys, sums and counts."""
@@ -194,7 +199,78 @@ class TorchAverager(AbstractAverager[torch.Tensor]):
     batches of different sizes. Updates never synchronise the host with the
     device: sums are detached tensors on the values' device (half-precision
     values are summed in float32) and counts are Python integers.
+
+    Adding a mapping is on the training loop's path, where every tensor
+    operation costs several microseconds of dispatch: a scalar that owns its
+    memory (a loss, a mean) is only kept, detached, and the kept scalars are
+    summed with one operation when :attr:`aggregate` is read (by
+    :meth:`reduce`, a merge or a comparison), or every ``fold_every``
+    updates so that the memory kept stays bounded. Other values are summed
+    when added, so that no larger tensor is kept alive.
     """
+
+    fold_every: int = 256
+
+    @property
+    def aggregate(self) -> dict[str, torch.Tensor]:
+        """The sum of the values added so far, by key."""
+        if self._pending:
+            self._fold()
+        return self._sums
+
+    @aggregate.setter
+    def aggregate(self, sums: dict[str, torch.Tensor]) -> None:
+        self._sums = sums
+        self._pending: dict[str, list[torch.Tensor]] = {}
+
+    def __iadd__(
+        self,
+        other: AbstractAverager[torch.Tensor] | Mapping[str, torch.Tensor],
+    ) -> Self:
+        """Add a mapping of values or the state of another averager."""
+        # a dict first: it is the update of every batch, and checking an
+        # abstract base class costs a call into Python
+        if type(other) is not dict and isinstance(other, AbstractAverager):
+            return super().__iadd__(other)
+        counts = self.counts
+        if counts and not other.keys() <= counts.keys():
+            _raise_new_keys(counts, other)
+        pending = self._pending
+        fold_every = self.fold_every
+        fold = False
+        for key, value in other.items():
+            if not isinstance(value, torch.Tensor):
+                value = torch.as_tensor(value)
+            # a view may share the memory of a larger tensor (the outputs):
+            # keeping it would keep that alive, so it is summed now
+            if value.ndim == 0 and not value._is_view():
+                kept, count = value.detach(), 1
+            else:
+                kept, count = self._digest(value)
+            counts[key] = counts.get(key, 0) + count
+            kept_values = pending.get(key)
+            if kept_values is None:
+                pending[key] = [kept]
+            else:
+                kept_values.append(kept)
+                fold = fold or len(kept_values) >= fold_every
+        if fold:
+            self._fold()
+        self._reduced = None
+        return self
+
+    def _fold(self) -> None:
+        """Add the kept scalars to the sums, one operation per key."""
+        sums = self._sums
+        for key, kept in self._pending.items():
+            stacked = torch.stack(kept)
+            if stacked.dtype in _UPCAST_DTYPES:
+                total = stacked.sum(dtype=torch.float32)
+            else:
+                total = stacked.sum()
+            previous = sums.get(key)
+            sums[key] = total if previous is None else previous + total
+        self._pending = {}
 
     def _digest(self, value: Any) -> tuple[torch.Tensor, int]:
         if not isinstance(value, torch.Tensor):
@@ -212,31 +288,87 @@ class TorchAverager(AbstractAverager[torch.Tensor]):
         """Return the averages of sums and counts over every process.
 
         With ``torch.distributed`` initialized, the sums and the counts of
-        every key are all-reduced across processes (every process must hold
-        the same keys and call this method); otherwise this equals
-        :meth:`reduce`. The local state is left as it is, so the call can be
-        repeated; its result is what :meth:`reduce` returns until the next
-        update.
+        every key are all-reduced across processes; every process must call
+        this method, including those that got no sample (in a distributed
+        evaluation, a process may get fewer samples than another, or none).
+        Otherwise this equals :meth:`reduce`. The local state is left as it
+        is, so the call can be repeated; its result is what :meth:`reduce`
+        returns until the next update.
+
+        Raises:
+            ValueError: if two processes hold different keys.
         """
         if not (dist.is_available() and dist.is_initialized()):
             return self.reduce()
         keys = sorted(self.counts)
-        if not keys:
-            return {}
         totals = [self.aggregate[key] for key in keys]
-        device = totals[0].device
         dtype = torch.float32
         for total in totals:
             dtype = torch.promote_types(dtype, total.dtype)
+        device = totals[0].device if totals else _collective_device()
+        if not _same_number_of_keys(len(keys), device):
+            keys, dtype, device = _agreed_keys(keys, dtype, device)
+            if not keys:
+                return {}
+            if not totals:  # this process got no sample
+                zero = torch.zeros((), dtype=dtype, device=device)
+                totals = [zero] * len(keys)
+        if not keys:
+            return {}
         sums = torch.stack([t.to(device=device, dtype=dtype) for t in totals])
         counts = torch.tensor(
-            [self.counts[key] for key in keys], device=device
+            [self.counts.get(key, 0) for key in keys], device=device
         )
         dist.all_reduce(sums)
         dist.all_reduce(counts)
         averages = sums / counts
         self._reduced = dict(zip(keys, averages.unbind(), strict=True))
         return dict(self._reduced)
+
+
+def _collective_device() -> torch.device:
+    """Where a tensor must be for a collective of the default group."""
+    if dist.get_backend() == 'gloo':
+        return torch.device('cpu')
+    accelerator = getattr(torch, 'accelerator', None)
+    if accelerator is not None and accelerator.is_available():
+        current = accelerator.current_accelerator()
+        if current is not None:
+            index = accelerator.current_device_index()
+            return torch.device(current.type, index)
+    return torch.device('cpu')
+
+
+def _same_number_of_keys(n_keys: int, device: torch.device) -> bool:
+    """Whether every process holds ``n_keys`` keys (one collective)."""
+    # the maximum of n and of -n gives the largest and the smallest n
+    bounds = torch.tensor([n_keys, -n_keys], device=device)
+    dist.all_reduce(bounds, op=dist.ReduceOp.MAX)
+    largest, smallest = bounds.tolist()
+    return largest == -smallest
+
+
+def _agreed_keys(
+    keys: list[str], dtype: torch.dtype, device: torch.device
+) -> tuple[list[str], torch.dtype, torch.device]:
+    """The keys and sum dtype of the processes that got samples.
+
+    Rare path (a process without samples): the key lists are exchanged.
+    """
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, (keys, str(dtype).removeprefix('torch.')))
+    key_sets = {tuple(k) for k, _ in gathered if k}
+    if len(key_sets) > 1:
+        msg = (
+            'Expected every process to hold the same keys, got '
+            f'{sorted(key_sets)}.'
+        )
+        raise ValueError(msg)
+    if not key_sets:
+        return [], dtype, device
+    for _, name in gathered:
+        dtype = torch.promote_types(dtype, getattr(torch, name))
+    return list(next(iter(key_sets))), dtype, device
 
 
 def _raise_new_keys(
