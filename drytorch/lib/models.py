@@ -229,9 +229,10 @@ def _running_mean_update(
 
     The result is torch's (the first call copies, later calls take the
     running mean; without ``use_buffers`` the buffers are copied), but the
-    count is read from its CPU buffer as a Python number: torch moves it to
-    the device and back to the host, which waits for the device at every
-    optimizer step.
+    count is read from its CPU buffer as a Python number and passed as
+    such: torch's own update copies the count tensor to the parameters'
+    device at every step (a blocking copy on an accelerator), and reads it
+    on the host when it lives on the device.
     """
     n_averaged = averaged.n_averaged
     count = int(n_averaged)
