@@ -348,20 +348,26 @@ class Run:
         self.finish('completed')
 
     def finish(self, status: RunStatus) -> None:
-        """Stop the run, recording the given final status."""
+        """Stop the run, recording the given final status.
+
+        The status is recorded before the trackers hear of the stop, so a
+        slow tracker at interpreter exit never leaves the record behind.
+        """
         if self.status != 'running':
             return
         experiment = self._experiment
         try:
-            self.publish(
-                log_events.StopExperimentEvent(
-                    exp_name=experiment.name, run_id=self.id, status=status
-                )
-            )
+            if self.record:
+                experiment.registry.update_run_status(self.id, status)
         finally:
             try:
-                if self.record:
-                    experiment.registry.update_run_status(self.id, status)
+                self.publish(
+                    log_events.StopExperimentEvent(
+                        exp_name=experiment.name,
+                        run_id=self.id,
+                        status=status,
+                    )
+                )
             finally:
                 self.status = status
                 if self._dispatcher is not None:

@@ -1,0 +1,265 @@
+"""What the magics do, as plain functions usable without IPython.
+
+Each magic parses its arguments, finds the experiment and calls one of
+these. They use the public drytorch API only: ``Experiment.get_current``,
+``Experiment.run``, ``Experiment.create_run``, ``Run.start/stop/finish``,
+``Experiment.registry`` and ``Run.metadata_manager``.
+
+One run is active per process. Starting a run while one is active is
+refused (``NestedScopeError``) before anything is created or recorded: the
+active run goes on untouched, and stopping it is left to the user, since
+stopping it here would record it ``completed`` behind their back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from drytorch import Experiment
+from drytorch.core import exceptions
+from drytorch.core.experiment import Run
+from drytorch_nb._display import Report, Table, short_repr
+
+__all__ = [
+    'active_run',
+    'cell_run',
+    'list_runs',
+    'start_run',
+    'status',
+    'stop_run',
+]
+
+
+def active_run() -> Run | None:
+    """The active run of this process, or None."""
+    try:
+        return Experiment.get_current().run
+    except exceptions.NoActiveExperimentError:
+        return None
+
+
+def _check_experiment(experiment: object) -> Experiment[Any]:
+    if not isinstance(experiment, Experiment):
+        msg = f'Expected an Experiment, got {type(experiment).__name__}.'
+        raise TypeError(msg)
+    return experiment
+
+
+def start_run(
+    experiment: Experiment[Any],
+    *,
+    run_id: str | None = None,
+    resume: bool = False,
+) -> Run:
+    """Start a new run of the experiment, or resume a recorded one.
+
+    The run stays active (across cells) until :func:`stop_run`.
+
+    Args:
+        experiment: the experiment to run.
+        run_id: the run's id; with ``resume``, the run to resume
+            (default: the experiment's last run).
+        resume: resume a recorded run instead of starting a new one.
+
+    Returns:
+        The running run.
+
+    Raises:
+        TypeError: if ``experiment`` is not an Experiment.
+        NestedScopeError: if a run is active; nothing is changed.
+        RunAlreadyRecordedError: if a new run is asked for with an id that
+            is already recorded.
+        RunInUseError: if a live process is running the run to resume.
+        InvalidNameError: if the id cannot be a folder name.
+    """
+    _check_experiment(experiment)
+    current = active_run()
+    if current is not None:
+        # refused before create_run, so no orphan 'created' record is left
+        raise exceptions.NestedScopeError(
+            current.experiment.name, experiment.name
+        )
+    run = experiment.create_run(run_id=run_id, resume=resume)
+    run.start()
+    return run
+
+
+def stop_run() -> Run | None:
+    """Stop the active run, recording it ``completed``.
+
+    Returns:
+        The stopped run, or None if no run was active.
+    """
+    run = active_run()
+    if run is None:
+        return None
+    run.stop()
+    return run
+
+
+@contextlib.contextmanager
+def cell_run(
+    experiment: Experiment[Any],
+    *,
+    run_id: str | None = None,
+    resume: bool = False,
+) -> Iterator[Run]:
+    """Run a block inside a run that ends with it.
+
+    The run is recorded ``completed`` if the block ends normally,
+    ``interrupted`` on KeyboardInterrupt and ``failed`` on any other
+    exception, which propagates. A run the block stops itself keeps the
+    status it recorded.
+
+    Args:
+        experiment: the experiment to run.
+        run_id: as for :func:`start_run`.
+        resume: as for :func:`start_run`.
+
+    Raises:
+        The errors of :func:`start_run`, before the block runs.
+    """
+    run = start_run(experiment, run_id=run_id, resume=resume)
+    try:
+        yield run
+    except KeyboardInterrupt:
+        run.finish('interrupted')
+        raise
+    except BaseException:
+        run.finish('failed')
+        raise
+    run.finish('completed')
+
+
+def _config_rows(config: object) -> list[tuple[str, str]]:
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        # a field kept out of the repr (a token, a password) stays out
+        return [
+            (
+                field.name,
+                short_repr(getattr(config, field.name, None))
+                if field.repr
+                else '(hidden: repr=False)',
+            )
+            for field in dataclasses.fields(config)
+        ]
+    if isinstance(config, Mapping):
+        return [(str(key), short_repr(value)) for key, value in config.items()]
+    return [('(value)', short_repr(config))]
+
+
+def _models_and_actors(run: Run) -> list[tuple[str, str]]:
+    """The names registered in the run: models, and actors per model."""
+    actors: dict[str, list[str]] = {}
+    for key, ref in list(run.metadata_manager.metadata_dict.items()):
+        if ref() is None:
+            continue
+        # names are validated path components: a '/' separates scopes
+        model, _, actor = key.partition('/')
+        names = actors.setdefault(model, [])
+        if actor:
+            names.append(actor)
+    return [(model, ', '.join(names)) for model, names in actors.items()]
+
+
+def status(frontend: str | None = None) -> Report:
+    """The active run: its experiment, config, models and actors.
+
+    Args:
+        frontend: the detected notebook frontend, shown when given.
+
+    Returns:
+        A report, shown as HTML in a notebook and as text elsewhere.
+    """
+    run = active_run()
+    extra = [('Frontend', frontend)] if frontend else []
+    if run is None:
+        lines: list[str | Table] = [
+            'No active run. Start one with %drytorch_start [EXPERIMENT].'
+        ]
+        if extra:
+            lines.append(Table('Session', ('Field', 'Value'), extra))
+        return Report(*lines)
+    experiment = run.experiment
+    summary = [
+        ('Experiment', experiment.name),
+        ('Class', type(experiment).__name__),
+        ('Run id', run.id),
+        ('Status', run.status),
+        ('Resumed', 'yes' if run.resumed else 'no'),
+        ('Recorded', 'yes' if run.record else 'no'),
+        ('Tags', ', '.join(experiment.tags)),
+        ('Folder', experiment.par_dir),
+        *extra,
+    ]
+    return Report(
+        Table('Active run', ('Field', 'Value'), summary),
+        Table(
+            'Configuration',
+            ('Field', 'Value'),
+            _config_rows(experiment.config),
+        ),
+        Table(
+            'Models and actors',
+            ('Model', 'Actors'),
+            _models_and_actors(run),
+            empty='None registered yet.',
+        ),
+    )
+
+
+def _time(value: str | None) -> str:
+    if not value:
+        return ''
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed.strftime('%Y-%m-%d %H:%M:%S')
+
+
+def list_runs(experiment: Experiment[Any]) -> Table:
+    """The recorded runs of an experiment, oldest first.
+
+    Reading the registry records runs left ``running`` by dead processes as
+    ``interrupted`` first, so the table tells how every run ended.
+
+    Args:
+        experiment: the experiment.
+
+    Returns:
+        A table (id, status, creation, start and end times, commit,
+        number of starts), shown as HTML in a notebook, text elsewhere.
+    """
+    _check_experiment(experiment)
+    records = experiment.registry.load_all()
+    rows = [
+        (
+            record.id,
+            record.status,
+            _time(record.created_at) or record.timestamp,
+            _time(record.started_at),
+            _time(record.ended_at),
+            (record.commit or '')[:12],
+            record.n_starts,
+        )
+        for record in records
+    ]
+    return Table(
+        f'Runs of experiment {experiment.name}',
+        (
+            'Run id',
+            'Status',
+            'Created',
+            'Started',
+            'Ended',
+            'Commit',
+            'Starts',
+        ),
+        rows,
+        empty='No runs recorded.',
+    )

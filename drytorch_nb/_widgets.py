@@ -1,0 +1,225 @@
+"""The live panel: a tree of core ipywidgets (7.6 to 8.x).
+
+Only widgets that every frontend renders natively are used (VBox, HTML,
+FloatProgress, Tab, Accordion, Output), and only APIs common to ipywidgets 7
+and 8 (``set_title``, ``hold_sync``, trait assignment). Each setter changes
+one widget inside ``hold_sync()``, so it costs at most one comm message, and
+none when nothing changed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from drytorch_nb._render import text_label
+
+__all__ = ['TAB_TITLES', 'LiveView']
+
+
+def _major_version(module: Any) -> int:
+    text = str(getattr(module, '__version__', '8')).split('.', 1)[0]
+    return int(text) if text.isdigit() else 8
+
+
+TAB_TITLES = ('Metrics', 'Model', 'Actors', 'Log')
+"""The panel's tabs, in order."""
+
+_WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
+
+
+class LiveView:
+    """The widgets of one run's panel.
+
+    Attributes:
+        root: the panel's top widget (a VBox).
+        header: experiment, run, status, tags and configuration (HTML).
+        epoch_bar: epochs done in the current training (FloatProgress).
+        batch_bar: batches done in the current pass (FloatProgress).
+        status: elapsed time, epoch, pass and running metrics (HTML).
+        tabs: the Metrics, Model, Actors and Log tabs (Tab).
+        charts: the metric charts (HTML).
+        models: one fold per model architecture (Accordion).
+        actors: one fold per actor's metadata (Accordion).
+        log: the latest notable events (Output, bounded).
+    """
+
+    def __init__(self, header: str = '', status: str = '') -> None:
+        """Build the widget tree (ipywidgets must be importable).
+
+        Args:
+            header: the header's first HTML.
+            status: the status line's first HTML.
+        """
+        widgets: Any = importlib.import_module('ipywidgets')
+        self._widgets = widgets
+        self._v7 = _major_version(widgets) < 8
+        bar_style = {'description_width': '70px'}
+        # initial values travel with the widgets' creation: no update
+        self.header = widgets.HTML(value=header)
+        self.epoch_bar = widgets.FloatProgress(
+            value=0.0,
+            min=0.0,
+            max=1.0,
+            description='Epoch',
+            style=bar_style,
+            layout={'width': '480px'},
+        )
+        self.batch_bar = widgets.FloatProgress(
+            value=0.0,
+            min=0.0,
+            max=1.0,
+            description='Batches',
+            style=bar_style,
+            layout={'width': '480px'},
+        )
+        self.status = widgets.HTML(value=status)
+        self.charts = widgets.HTML(value='<i>no metrics yet</i>')
+        self.models = widgets.Accordion(children=[])
+        self.actors = widgets.Accordion(children=[])
+        self.log = widgets.Output()
+        self.tabs = widgets.Tab(
+            children=[self.charts, self.models, self.actors, self.log],
+            **self._titles_kwargs(TAB_TITLES),
+        )
+        self.root = widgets.VBox(
+            children=[
+                self.header,
+                self.epoch_bar,
+                self.batch_bar,
+                self.status,
+                self.tabs,
+            ]
+        )
+        self._owned: list[Any] = [
+            self.root,
+            self.header,
+            self.epoch_bar,
+            self.batch_bar,
+            self.status,
+            self.tabs,
+            self.charts,
+            self.models,
+            self.actors,
+            self.log,
+        ]
+        self.closed = False
+
+    def mime_bundle(self, text: str) -> dict[str, Any]:
+        """The display data of the panel, with a plain-text fallback.
+
+        Published raw (not through ``display(widget)``) because ipywidgets 7
+        displays itself and would drop the display id needed to replace the
+        panel by its snapshot.
+        """
+        return {
+            'text/plain': text,
+            _WIDGET_MIME: {
+                'version_major': 2,
+                'version_minor': 0,
+                'model_id': self.root.model_id,
+            },
+        }
+
+    def set_status(self, value: str) -> None:
+        """Replace the status line's HTML."""
+        self.status.value = value
+
+    def set_charts(self, value: str) -> None:
+        """Replace the charts' HTML."""
+        self.charts.value = value
+
+    def set_epochs(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` epochs."""
+        bar = self.epoch_bar
+        total = max(total, 1)
+        with bar.hold_sync():
+            bar.value = 0.0
+            bar.max = float(total)
+            bar.value = float(min(max(done, 0), total))
+
+    def set_pass(self, source: str, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` batches of the source's pass."""
+        bar = self.batch_bar
+        total = max(total, 1)
+        label = text_label(source, 24) or 'Batches'
+        with bar.hold_sync():
+            if bar.max != total:
+                bar.value = 0.0
+                bar.max = float(total)
+            bar.value = float(min(max(done, 0), total))
+            bar.description = label
+
+    def set_log(self, text: str) -> None:
+        """Replace the log's content (the caller bounds it)."""
+        self.log.outputs = (
+            {'output_type': 'stream', 'name': 'stdout', 'text': text},
+        )
+
+    def _titles_kwargs(self, titles: tuple[str, ...]) -> dict[str, Any]:
+        # ipywidgets 8 syncs a tuple 'titles', 7 a dict '_titles' keyed by
+        # the index as a string (JSON keys)
+        if self._v7:
+            return {
+                '_titles': {str(i): title for i, title in enumerate(titles)}
+            }
+        return {'titles': titles}
+
+    def add_folds(self, folds: list[tuple[bool, str, str]]) -> None:
+        """Add folds (is_model, title, HTML): one message per accordion.
+
+        The first model fold opens; actor folds start closed.
+        """
+        for accordion, is_model in ((self.models, True), (self.actors, False)):
+            new = [
+                (title, value)
+                for kind, title, value in folds
+                if kind is is_model
+            ]
+            if new:
+                self._extend(accordion, new, open_first=is_model)
+
+    def _extend(
+        self, accordion: Any, new: list[tuple[str, str]], open_first: bool
+    ) -> None:
+        children = list(accordion.children)
+        labels = self.titles(accordion)
+        for title, value in new:
+            child = self._widgets.HTML(value=value)
+            self._owned.append(child)
+            children.append(child)
+            labels.append(text_label(title))
+        with accordion.hold_sync():
+            accordion.children = tuple(children)
+            if self._v7:
+                accordion._titles = {
+                    str(index): label for index, label in enumerate(labels)
+                }
+            else:
+                accordion.titles = tuple(labels)
+            if open_first and accordion.selected_index is None:
+                accordion.selected_index = 0
+
+    def titles(self, container: Any) -> list[str]:
+        """The titles of a Tab's or an Accordion's pages, in order."""
+        return [
+            container.get_title(index) or ''
+            for index in range(len(container.children))
+        ]
+
+    def close(self) -> None:
+        """Close every widget of the panel (frees them in the kernel)."""
+        if self.closed:
+            return
+        self.closed = True
+        owned, self._owned = self._owned, []
+        for widget in owned:
+            for name in ('layout', 'style'):
+                part = getattr(widget, name, None)
+                if part is not None and hasattr(part, 'close'):
+                    part.close()
+            widget.close()
+
+    def iter_widgets(self) -> list[Any]:
+        """Every widget of the panel (layouts and styles excluded)."""
+        return list(self._owned)

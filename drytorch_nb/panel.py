@@ -1,0 +1,413 @@
+"""The notebook panel: a tracker that shows each run inline.
+
+Per run, the panel shows a header (experiment, run id, status, elapsed time,
+tags, configuration), progress bars for epochs and batches, live charts of
+every metric, the architecture of each model and the metadata of each actor.
+In a Jupyter kernel with ipywidgets (7.6 to 8.x) it is a tree of core
+widgets; when the run stops, the widgets are closed and the displayed panel
+is replaced, through its display handle, by a static HTML snapshot, so a
+saved notebook shows it anywhere without widget state. Elsewhere (no
+ipywidgets, no kernel) it writes one plain line per notable event.
+
+Cost: nothing is done per batch. Progress arrives through the runner's
+throttled callback, and :mod:`drytorch_nb._schedule` decides what reaches
+the browser: one progress bar at most ``progress_hz`` times per second, the
+status line and the charts at most ``chart_hz`` times per second, each
+widget in one ``hold_sync`` message and only when it changed (with the
+defaults, about 6 messages per second at most). When a cell ends during a
+run, what changed is sent at once (IPython's ``post_run_cell`` hook).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import IO, Any, Literal
+
+from drytorch.core import log_events
+from drytorch.core.track import Tracker, on
+from drytorch_nb import _env, _render, _snapshot, _text
+from drytorch_nb._schedule import Scheduler
+from drytorch_nb._state import ActorInfo, PanelState, PassProgress
+from drytorch_nb._widgets import LiveView
+
+__all__ = ['NotebookPanel']
+
+Mode = Literal['auto', 'widgets', 'text']
+
+_CELL_EVENT = 'post_run_cell'
+_MODES = ('auto', 'widgets', 'text')
+
+
+def _check_rate(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f'Expected {name} to be a positive number, got {value!r}.'
+        raise TypeError(msg)
+    if not value > 0:
+        msg = f'Expected {name} to be a positive number, got {value!r}.'
+        raise ValueError(msg)
+    return float(value)
+
+
+class NotebookPanel(Tracker):
+    """Show every run inline: header, progress, charts, models, actors.
+
+    Attributes:
+        progress_hz: the most batch-bar updates per second.
+        chart_hz: the most chart, status, epoch-bar and log updates per
+            second.
+        max_points: the most points drawn per curve (older points are
+            thinned out, so long trainings stay small).
+        mode: 'auto' (widgets in a kernel with ipywidgets, text
+            elsewhere), 'widgets' or 'text'.
+        stream: where text lines go; None for ``sys.stdout`` at write time.
+    """
+
+    def __init__(
+        self,
+        progress_hz: float = 4.0,
+        chart_hz: float = 1.0,
+        max_points: int = 200,
+        *,
+        mode: Mode = 'auto',
+        stream: IO[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Configure the panel.
+
+        Args:
+            progress_hz: the most batch-bar updates per second.
+            chart_hz: the most chart and status updates per second.
+            max_points: the most points drawn per curve (at least 2).
+            mode: 'auto', 'widgets' or 'text' (see the class attributes).
+            stream: where text lines go; None for ``sys.stdout``.
+            clock: a monotonic clock in seconds, for the throttling and the
+                elapsed time (replaceable to replay events).
+
+        Raises:
+            TypeError: if a rate or max_points is not a number.
+            ValueError: if a rate is not positive, max_points is below 2 or
+                the mode is unknown.
+        """
+        super().__init__()
+        self.progress_hz = _check_rate('progress_hz', progress_hz)
+        self.chart_hz = _check_rate('chart_hz', chart_hz)
+        if isinstance(max_points, bool) or not isinstance(max_points, int):
+            msg = f'Expected max_points to be an int, got {max_points!r}.'
+            raise TypeError(msg)
+        if max_points < 2:
+            msg = f'Expected max_points of at least 2, got {max_points}.'
+            raise ValueError(msg)
+        if mode not in _MODES:
+            msg = f'Expected mode to be one of {_MODES}, got {mode!r}.'
+            raise ValueError(msg)
+        self.max_points = max_points
+        self.mode: Mode = mode
+        self.stream = stream
+        self._clock = clock
+        self._state: PanelState | None = None
+        self._scheduler: Scheduler | None = None
+        self._handle: Any = None
+        self._cell_hook: Any = None
+        self._text_mode = True
+        self._last_snapshot = ''
+
+    # ----------------------------------------------------------- public
+
+    @property
+    def widget(self) -> Any:
+        """The live panel's root widget, or None (text mode, or stopped)."""
+        view = self.view
+        return None if view is None else view.root
+
+    @property
+    def view(self) -> LiveView | None:
+        """The live widgets of the current run, or None."""
+        scheduler = self._scheduler
+        return None if scheduler is None else scheduler.view
+
+    @property
+    def text_mode(self) -> bool:
+        """Whether the current (or last) run is shown as text lines."""
+        return self._text_mode
+
+    def snapshot_html(self) -> str:
+        """The static HTML of the current run's panel (or the last one's).
+
+        Returns:
+            The snapshot; empty if the panel never saw a run.
+        """
+        state = self._state
+        if state is None:
+            return self._last_snapshot
+        return _snapshot.snapshot_html(state, self._clock())
+
+    def clean_up(self) -> None:
+        """Replace the live panel by its snapshot and close the widgets."""
+        self._finish()
+
+    # ----------------------------------------------------------- events
+
+    @on(log_events.StartExperimentEvent)
+    def _on_start(self, event: log_events.StartExperimentEvent) -> None:
+        self._finish()  # a run that never stopped gets its snapshot first
+        now = self._clock()
+        state = PanelState(
+            exp_name=event.exp_name,
+            run_id=event.run_id,
+            resumed=event.resumed,
+            tags=list(event.tags),
+            config=event.config,
+            started=now,
+            max_points=self.max_points,
+        )
+        self._state = state
+        self._text_mode = not self._open_view(state, now)
+        self._log(event)
+
+    @on(log_events.StopExperimentEvent)
+    def _on_stop(self, event: log_events.StopExperimentEvent) -> None:
+        state = self._ensure_state()
+        state.status = event.status
+        self._log(event)
+        # the base class calls clean_up() next, which shows the snapshot
+
+    @on(log_events.ModelRegistrationEvent)
+    def _on_model(self, event: log_events.ModelRegistrationEvent) -> None:
+        state = self._ensure_state()
+        state.models[event.model_name] = event.architecture_repr
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.add_fold(
+                True,
+                event.model_name,
+                _render.architecture_html(event.architecture_repr),
+            )
+        self._log(event)
+        self._sync()
+
+    @on(log_events.ActorRegistrationEvent)
+    def _on_actor(self, event: log_events.ActorRegistrationEvent) -> None:
+        state = self._ensure_state()
+        info = ActorInfo(event.actor_name, event.model_name, event.metadata)
+        state.actors[(event.actor_name, event.model_name)] = info
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.add_fold(
+                False,
+                f'{event.actor_name} ({event.model_name})',
+                _render.metadata_html(event.metadata),
+            )
+        self._log(event)
+        self._sync()
+
+    @on(log_events.StartTrainingEvent)
+    def _on_start_training(self, event: log_events.StartTrainingEvent) -> None:
+        state = self._ensure_state()
+        state.start_epoch = state.epochs_done = event.start_epoch
+        state.epoch = event.start_epoch
+        state.end_epoch = event.end_epoch
+        self._log(event)
+        self._sync()
+
+    @on(log_events.StartEpochEvent)
+    def _on_start_epoch(self, event: log_events.StartEpochEvent) -> None:
+        state = self._ensure_state()
+        state.epoch = event.epoch
+        if event.end_epoch is not None:
+            state.end_epoch = event.end_epoch
+
+    @on(log_events.EndEpochEvent)
+    def _on_end_epoch(self, event: log_events.EndEpochEvent) -> None:
+        state = self._ensure_state()
+        state.epoch = state.epochs_done = event.epoch
+        self._sync()
+
+    @on(log_events.IterateBatchEvent)
+    def _on_iterate(self, event: log_events.IterateBatchEvent) -> None:
+        state = self._ensure_state()
+        progress = PassProgress(
+            source=event.source_name,
+            n_iter=event.n_iter,
+            dataset_size=event.dataset_size,
+        )
+        state.progress = progress
+        event.push_updates.append(
+            functools.partial(self._on_progress, progress)
+        )
+
+    def _on_progress(
+        self,
+        progress: PassProgress,
+        metrics: Mapping[str, Any],
+        n_processes: int,
+        n_batches: int,
+    ) -> None:
+        """The runner's progress callback (a few times per second)."""
+        done = progress.done + n_batches
+        n_iter = progress.n_iter
+        progress.done = done if done < n_iter else n_iter
+        progress.metrics = metrics
+        scheduler = self._scheduler
+        if scheduler is not None:
+            now = self._clock()
+            if now >= scheduler.next_due:
+                self._sync(now)
+
+    @on(log_events.MetricEvent)
+    def _on_metrics(self, event: log_events.MetricEvent) -> None:
+        state = self._ensure_state()
+        state.add_metrics(
+            event.model_name, event.source_name, event.epoch, event.metrics
+        )
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.charts_dirty = True
+        self._log(event)
+        self._sync()
+
+    @on(
+        log_events.EndTrainingEvent,
+        log_events.TerminatedTrainingEvent,
+        log_events.StartTestEvent,
+        log_events.EndTestEvent,
+        log_events.SaveModelEvent,
+        log_events.LoadModelEvent,
+        log_events.LearningRateEvent,
+    )
+    def _on_notable(self, event: log_events.Event) -> None:
+        self._ensure_state()
+        self._log(event)
+        ends = log_events.EndTrainingEvent | log_events.EndTestEvent
+        # Without a cell hook, the end of a training may be the end of the
+        # cell: show the final state now rather than at the next event.
+        self._sync(force=isinstance(event, ends) and not self._cell_hook)
+
+    # ---------------------------------------------------------- drawing
+
+    def flush(self) -> None:
+        """Send the live panel everything that changed, now."""
+        self._sync(force=True)
+
+    def _after_cell(self, result: Any = None) -> None:
+        """IPython's post_run_cell hook: show the state the cell left."""
+        self._sync(force=True)
+
+    def _ensure_state(self) -> PanelState:
+        state = self._state
+        if state is None:  # events without a run start (tests, replays)
+            state = PanelState(
+                started=self._clock(), max_points=self.max_points
+            )
+            self._state = state
+        return state
+
+    def _wants_widgets(self) -> bool:
+        if self.mode == 'text':
+            return False
+        if self.mode == 'widgets':
+            return _env.widgets_version() is not None
+        return _env.widgets_usable()
+
+    def _open_view(self, state: PanelState, now: float) -> bool:
+        """Build and display the live widgets; False if not possible."""
+        if not self._wants_widgets():
+            return False
+        try:
+            view = LiveView(
+                _render.header_html(state), _render.status_html(state, now)
+            )
+        except ImportError:
+            return False
+        self._scheduler = Scheduler(view, self.progress_hz, self.chart_hz, now)
+        self._handle = _display_raw(
+            view.mime_bundle(
+                f'drytorch panel of run {state.run_id} ({state.exp_name}); '
+                'replaced by a static snapshot when the run stops.'
+            )
+        )
+        shell = _env.ipython_shell()
+        events = getattr(shell, 'events', None)
+        if events is not None:
+            events.register(_CELL_EVENT, self._after_cell)
+            self._cell_hook = events
+        return True
+
+    def _log(self, event: log_events.Event) -> None:
+        line = _text.event_line(event)
+        if line is None:
+            return
+        state = self._ensure_state()
+        state.log.append(line)
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.log_dirty = True
+        elif self._text_mode:
+            stream = sys.stdout if self.stream is None else self.stream
+            stream.write(line + '\n')
+            flush = getattr(stream, 'flush', None)
+            if flush is not None:
+                flush()
+
+    def _sync(self, now: float | None = None, force: bool = False) -> None:
+        scheduler = self._scheduler
+        state = self._state
+        if scheduler is None or state is None:
+            return
+        if now is None:
+            now = self._clock()
+        if force or now >= scheduler.next_due:
+            scheduler.sync(state, now, force)
+
+    def _finish(self) -> None:
+        """End the current run's panel: snapshot it, close its widgets."""
+        state = self._state
+        if state is None:
+            return
+        now = self._clock()
+        if state.stopped is None:
+            state.stopped = now
+        html_text = _snapshot.snapshot_html(state, now)
+        self._last_snapshot = html_text
+        scheduler, self._scheduler = self._scheduler, None
+        handle, self._handle = self._handle, None
+        events, self._cell_hook = self._cell_hook, None
+        self._state = None
+        if events is not None:
+            with contextlib.suppress(ValueError):  # already unregistered
+                events.unregister(_CELL_EVENT, self._after_cell)
+        if scheduler is not None:
+            try:
+                if handle is not None:
+                    handle.update(_html_object(html_text))
+            finally:
+                scheduler.view.close()
+        elif _env.in_kernel():
+            # no widgets, but a notebook: show the final panel once
+            _display_html(html_text)
+
+
+def _display_raw(bundle: dict[str, Any]) -> Any:
+    """Publish a mime bundle with a display id; its handle (or None)."""
+    try:
+        display_module = importlib.import_module('IPython.display')
+    except ImportError:
+        return None
+    return display_module.display(bundle, raw=True, display_id=True)
+
+
+def _html_object(text: str) -> Any:
+    display_module = importlib.import_module('IPython.display')
+    return display_module.HTML(text)
+
+
+def _display_html(text: str) -> None:
+    try:
+        display_module = importlib.import_module('IPython.display')
+    except ImportError:
+        return
+    display_module.display(display_module.HTML(text))
