@@ -183,6 +183,38 @@ def test_update_makes_no_host_sync():
     assert sum(counts.values()) == 0, counts
 
 
+def test_losses_kept_between_folds_give_the_exact_sums():
+    # a batch's loss is kept until the sums are read or fold_every updates
+    # were added; the folds must neither lose nor repeat a value
+    weight = torch.tensor(2.0, requires_grad=True)
+    avg = TorchAverager()
+    avg.fold_every = 3
+    for index in range(10):
+        loss = (weight * index).mean()
+        avg += {'loss': loss, 'vec': weight * torch.ones(2)}
+        if index == 4:
+            assert avg.aggregate['loss'].item() == pytest.approx(20.0)
+    assert avg.counts == {'loss': 10, 'vec': 20}
+    assert avg.aggregate['loss'].item() == pytest.approx(90.0)
+    assert not avg.aggregate['loss'].requires_grad
+    assert avg.reduce()['loss'].item() == pytest.approx(9.0)
+    assert avg.reduce()['vec'].item() == pytest.approx(2.0)
+
+
+def test_values_their_owner_updates_in_place_are_summed_when_added():
+    buffer = torch.zeros(())  # e.g. a running value a metric object returns
+    source = torch.zeros(3, requires_grad=True) * 1
+    avg = TorchAverager()
+    for value in (1.0, 2.0, 6.0):
+        buffer.fill_(value)
+        view = source[0]  # a view of a larger tensor, with a gradient
+        avg += {'buffer': buffer, 'view': view}
+        with torch.no_grad():
+            source.add_(value)
+    assert avg.reduce()['buffer'].item() == pytest.approx(3.0)
+    assert avg.reduce()['view'].item() == pytest.approx(4 / 3)
+
+
 def test_torch_averager_equality_and_copies():
     avg = TorchAverager(a=torch.tensor([1.0, 2.0]))
     same = TorchAverager(a=torch.tensor([2.0, 1.0]))

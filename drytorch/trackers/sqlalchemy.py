@@ -28,8 +28,12 @@ import math
 import pathlib
 from typing import Any, TypeAlias
 
-import sqlalchemy
-from sqlalchemy import orm
+try:
+    import sqlalchemy
+    from sqlalchemy import orm
+except ImportError as _error:
+    _msg = "The SQL tracker needs the 'sql' extra: pip install 'drytorch[sql]'"
+    raise ImportError(_msg, name='sqlalchemy') from _error
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import Tracker, on

@@ -201,12 +201,14 @@ class TorchAverager(AbstractAverager[torch.Tensor]):
     values are summed in float32) and counts are Python integers.
 
     Adding a mapping is on the training loop's path, where every tensor
-    operation costs several microseconds of dispatch: a scalar that owns its
-    memory (a loss, a mean) is only kept, detached, and the kept scalars are
-    summed with one operation when :attr:`aggregate` is read (by
-    :meth:`reduce`, a merge or a comparison), or every ``fold_every``
-    updates so that the memory kept stays bounded. Other values are summed
-    when added, so that no larger tensor is kept alive.
+    operation costs microseconds of dispatch. A scalar that a differentiable
+    operation has just produced (the loss of the batch) is therefore only
+    kept, detached, and the kept scalars are summed with one operation when
+    :attr:`aggregate` is read (by :meth:`reduce`, a merge or a comparison),
+    or every ``fold_every`` updates so that the memory kept stays bounded.
+    Other values are summed when added: a vector or a view would keep a
+    larger tensor alive, and a tensor computed without autograd may be a
+    buffer that its owner updates in place.
     """
 
     fold_every: int = 256
@@ -239,14 +241,20 @@ class TorchAverager(AbstractAverager[torch.Tensor]):
         fold_every = self.fold_every
         fold = False
         for key, value in other.items():
-            if not isinstance(value, torch.Tensor):
-                value = torch.as_tensor(value)
-            # a view may share the memory of a larger tensor (the outputs):
-            # keeping it would keep that alive, so it is summed now
-            if value.ndim == 0 and not value._is_view():
-                kept, count = value.detach(), 1
+            tensor = (
+                value
+                if isinstance(value, torch.Tensor)
+                else torch.as_tensor(value)
+            )
+            # not a leaf: the fresh result of a differentiable operation
+            if (
+                tensor.ndim == 0
+                and not tensor.is_leaf
+                and not tensor._is_view()
+            ):
+                kept, count = tensor.detach(), 1
             else:
-                kept, count = self._digest(value)
+                kept, count = self._digest(tensor)
             counts[key] = counts.get(key, 0) + count
             kept_values = pending.get(key)
             if kept_values is None:
