@@ -12,6 +12,7 @@ import json
 import pathlib
 import struct
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,9 +71,17 @@ class OfflineRun:
     """What W&B recorded for one offline run."""
 
     def __init__(self, folder: pathlib.Path) -> None:
-        (log,) = folder.glob('run-*.wandb')
         self.folder = folder
-        self.records = list(read_records(log))
+        # W&B's service process writes the log asynchronously, even after
+        # wandb.finish() returns: read until the run's exit record is there
+        deadline = time.monotonic() + 30
+        while True:
+            logs = list(folder.glob('run-*.wandb'))
+            self.records = list(read_records(logs[0])) if logs else []
+            if self.of_kind('exit') or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert len(logs) == 1, logs
 
     def of_kind(self, kind: str) -> list[Any]:
         return [
