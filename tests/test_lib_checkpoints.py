@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pathlib
 import pickle
@@ -394,6 +395,7 @@ def test_distributed_saves_unwrapped_module(
         'gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
         world_size=1,
     )  # fmt: skip
+    model = None
     try:
         exp = Experiment(config, name='Ck', par_dir=tmp_path)
         with exp.create_run(run_id='r'):
@@ -411,4 +413,8 @@ def test_distributed_saves_unwrapped_module(
             model.load_state()  # passes the barrier
             assert model.epoch == 1
     finally:
+        # a DDP module alive when the group goes can crash the process at
+        # exit (gloo): release it first
+        model = None
+        gc.collect()
         dist.destroy_process_group()

@@ -64,13 +64,14 @@ def test_samples_are_counted_by_batches_and_capped() -> None:
 
 
 def test_samples_grow_with_the_number_of_processes() -> None:
-    bar = EpochBar(4, 3, 20, leave=True, file=io.StringIO(), desc='Val')
-    bar.update({}, 2)  # default: one batch per call
-    assert (bar.batches_done, bar.samples_seen) == (1, 8)
+    # 2 processes, 3 batches each: the loader's length is 6
+    bar = EpochBar(4, 6, 20, leave=True, file=io.StringIO(), desc='Val')
+    bar.update({}, 2)  # default: one batch per process per call
+    assert (bar.batches_done, bar.samples_seen) == (2, 8)
     bar.update({}, 2, 1)
-    assert bar.samples_seen == 16
+    assert (bar.batches_done, bar.samples_seen) == (4, 16)
     bar.update({}, 2, 1)
-    assert bar.samples_seen == 20
+    assert (bar.batches_done, bar.samples_seen) == (6, 20)
     bar.close()
 
 

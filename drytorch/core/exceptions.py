@@ -128,6 +128,12 @@ class _Formatted:
             object.__setattr__(self, field, value)
         return self.msg_fmt.format(**values)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from the constructor arguments: errors cross process
+        # boundaries (DataLoader workers, distributed ranks) intact
+        args = tuple(getattr(self, field) for field in self.fields)
+        return (type(self), args)
+
 
 class DryTorchError(_Formatted, Exception):
     """Root of every error raised by drytorch."""

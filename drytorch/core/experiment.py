@@ -122,6 +122,11 @@ class Experiment(Generic[_T]):
     ) -> Run:
         """Create a run (recorded as ``created``), or resume a recorded one.
 
+        Under torch.distributed, every rank must call it: rank 0 alone
+        reads and writes the registry, and every rank gets a run with rank
+        0's id (its checkpoints are in the same folder). An error of rank 0
+        is raised on every rank.
+
         Args:
             run_id: the run's id; default: the current time, made unique.
             resume: resume the run with this id (default: the last one).

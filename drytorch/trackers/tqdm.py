@@ -223,16 +223,20 @@ class EpochBar:
         Args:
             metrics: current metric values by name (may be empty).
             n_processes: how many processes share the pass.
-            n_batches: batches each process completed since the last call.
+            n_batches: batches each process completed since the last call
+                (the bar, like the loader's length, counts the batches of
+                all processes).
         """
-        done = min(self._batches_done + max(n_batches, 0), self.n_iter)
+        # n_iter counts the batches of every process: so does the bar
+        batches = max(n_batches, 0) * max(n_processes, 1)
+        done = min(self._batches_done + batches, self.n_iter)
         step = done - self._batches_done
         self._batches_done = done
         if self.batch_size is None:
             # without a batch size, count samples in proportion
             seen = self.n_samples * done // max(self.n_iter, 1)
         else:
-            seen = self._samples_seen + step * self.batch_size * n_processes
+            seen = self._samples_seen + step * self.batch_size
         self._samples_seen = min(seen, self.n_samples)
         parts = [f'Samples={self._samples_seen}']
         for name, value in metrics.items():

@@ -268,27 +268,30 @@ def apply_to(obj: _Obj, device: torch.device | str | int) -> _Obj:
     Returns:
         A structure like ``obj`` with the tensors on ``device``.
     """
-    if not isinstance(device, torch.device):
+    if type(device) is not torch.device:
         device = torch.device(device)
-    non_blocking = device.type != 'cpu'
-    tensor_type = torch.Tensor
     data: Any = obj
     result: Any  # the same structure as obj
-    if isinstance(data, tensor_type):  # the most common batch shapes first
-        result = data.to(device, non_blocking=non_blocking)
-        return result
     cls = type(data)
     if cls is tuple or cls is list:
         # The usual batch on CPU, or from a loader that moves its batches
         # itself: plain tensors already on the device, which .to() would
         # return as they are after parsing its arguments, once per tensor
-        # and per batch. Subclasses may override .to(): they go through it.
+        # and per batch. Checked first, with as little work as possible:
+        # this runs for every batch. Subclasses may override .to(): they
+        # go through it.
         for item in data:
-            if type(item) is not tensor_type or item.device != device:
+            if type(item) is not torch.Tensor or item.device != device:
                 break
         else:
             result = data if cls is tuple else list(data)
             return result
+    non_blocking = device.type != 'cpu'
+    tensor_type = torch.Tensor
+    if isinstance(data, tensor_type):
+        result = data.to(device, non_blocking=non_blocking)
+        return result
+    if cls is tuple or cls is list:
         result = [
             item.to(device, non_blocking=non_blocking)
             if isinstance(item, tensor_type)

@@ -224,6 +224,7 @@ class TorchAverager(AbstractAverager[torch.Tensor]):
     def aggregate(self, sums: dict[str, torch.Tensor]) -> None:
         self._sums = sums
         self._pending: dict[str, list[torch.Tensor]] = {}
+        self._n_pending = 0  # updates since the last fold
 
     def __iadd__(
         self,
@@ -238,8 +239,6 @@ class TorchAverager(AbstractAverager[torch.Tensor]):
         if counts and not other.keys() <= counts.keys():
             _raise_new_keys(counts, other)
         pending = self._pending
-        fold_every = self.fold_every
-        fold = False
         for key, value in other.items():
             tensor = (
                 value
@@ -252,19 +251,19 @@ class TorchAverager(AbstractAverager[torch.Tensor]):
                 and not tensor.is_leaf
                 and not tensor._is_view()
             ):
-                kept, count = tensor.detach(), 1
+                kept = tensor.detach()
+                count = 1
             else:
                 kept, count = self._digest(tensor)
             counts[key] = counts.get(key, 0) + count
-            kept_values = pending.get(key)
-            if kept_values is None:
-                pending[key] = [kept]
+            if key in pending:
+                pending[key].append(kept)
             else:
-                kept_values.append(kept)
-                fold = fold or len(kept_values) >= fold_every
-        if fold:
-            self._fold()
+                pending[key] = [kept]
         self._reduced = None
+        self._n_pending += 1
+        if self._n_pending >= self.fold_every:
+            self._fold()
         return self
 
     def _fold(self) -> None:
@@ -279,6 +278,7 @@ class TorchAverager(AbstractAverager[torch.Tensor]):
             previous = sums.get(key)
             sums[key] = total if previous is None else previous + total
         self._pending = {}
+        self._n_pending = 0
 
     def _digest(self, value: Any) -> tuple[torch.Tensor, int]:
         if not isinstance(value, torch.Tensor):
