@@ -243,7 +243,7 @@ def _free_port() -> int:
 
 
 def _validation_worker(
-    rank: int, port: int, par_dir: str, results: Any
+    rank: int, port: int, par_dir: str, results: Any, bare: bool = False
 ) -> None:
     dist.init_process_group(
         'gloo',
@@ -263,11 +263,12 @@ def _validation_worker(
             inputs = torch.zeros(4, 1)
             targets = torch.full((4, 1), 2.0 * rank)
             loader = DataLoader(TensorDataset(inputs, targets), batch_size=2)
-            validation = Validation(
-                model,
-                loader=loader,
-                metric=from_torchmetrics(1 + MeanSquaredError()),
+            metric = (
+                MeanSquaredError()
+                if bare
+                else from_torchmetrics(1 + MeanSquaredError())
             )
+            validation = Validation(model, loader=loader, metric=metric)
             validation()
             validation()  # a second pass syncs again
             results[rank] = dict(validation.computed_metrics)
@@ -288,4 +289,19 @@ def test_sync_gives_every_process_the_global_values(
         nprocs=2,
     )
     expected = {'Combined Loss': 3.0, 'MeanSquaredError': 2.0}
+    assert dict(results) == {0: expected, 1: expected}
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings('ignore')
+def test_bare_torchmetrics_metric_under_ddp(tmp_path: pathlib.Path) -> None:
+    """A metric given without the wrapper syncs once, by itself."""
+    manager = mp.Manager()
+    results = manager.dict()
+    mp.spawn(
+        _validation_worker,
+        args=(_free_port(), str(tmp_path), results, True),
+        nprocs=2,
+    )
+    expected = {'MeanSquaredError': 2.0}
     assert dict(results) == {0: expected, 1: expected}

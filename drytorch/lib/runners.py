@@ -270,11 +270,17 @@ class ModelRunnerWithObjective(ModelRunner[_In, _Tgt, _Out]):
         return outputs
 
     def _progress_metrics(self) -> Mapping[str, float]:
+        if _world_size() > 1:
+            # computing may be a collective operation (torchmetrics syncs on
+            # compute): only at the end of the pass, when every rank does it
+            return {}
         return objectives.compute_metrics(self.objective)
 
     def _finish_pass(self) -> None:
         if _world_size() > 1:
-            if isinstance(self.objective, SupportsSync):
+            if getattr(self.objective, 'sync_on_compute', False):
+                pass  # a torchmetrics metric: compute() syncs by itself
+            elif isinstance(self.objective, SupportsSync):
                 self.objective.sync()
             else:
                 warnings.warn(
