@@ -13,7 +13,6 @@ made per batch. These are behaviour tests: nothing is timed.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 import torch
 from conftest import Config
+from host_sync_counter import count_host_syncs
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -34,44 +34,10 @@ from drytorch.lib.models import Model
 from drytorch.lib.objectives import Loss, Metric
 from drytorch.lib.train import Trainer
 
-_SYNC_METHODS = (
-    'item',
-    'tolist',
-    'cpu',
-    'numpy',
-    '__bool__',
-    '__float__',
-    '__int__',
-    '__format__',
-)
 _BATCH = 8
 # the end of a pass: the metrics' single transfer, and the seed and
 # permutation that torch's sampler draws with item() and tolist()
 _MAX_PER_PASS = 6
-
-
-@contextlib.contextmanager
-def count_host_syncs() -> Iterator[dict[str, int]]:
-    """Count calls of the Tensor methods that bring values to the host."""
-    counts = dict.fromkeys(_SYNC_METHODS, 0)
-    saved = {}
-    for name in _SYNC_METHODS:
-        original = getattr(torch.Tensor, name)
-        saved[name] = (name in torch.Tensor.__dict__, original)
-
-        def wrapper(self, *args, _name=name, _original=original, **kwargs):
-            counts[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        setattr(torch.Tensor, name, wrapper)
-    try:
-        yield counts
-    finally:
-        for name, (own, original) in saved.items():
-            if own:
-                setattr(torch.Tensor, name, original)
-            else:
-                delattr(torch.Tensor, name)
 
 
 def per_sample_mse(outputs: torch.Tensor, targets: torch.Tensor) -> Any:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import operator
@@ -8,6 +7,7 @@ import pickle
 
 import pytest
 import torch
+from host_sync_counter import count_host_syncs
 
 from drytorch.core import exceptions
 from drytorch.lib.objectives import (
@@ -23,42 +23,6 @@ from drytorch.lib.objectives import (
     dict_apply,
 )
 from drytorch.utils.average import get_trailing_mean
-
-_SYNC_METHODS = (
-    'item',
-    'tolist',
-    'cpu',
-    'numpy',
-    '__bool__',
-    '__float__',
-    '__int__',
-    '__format__',
-)
-
-
-@contextlib.contextmanager
-def count_host_syncs():
-    """Count calls of tensor methods that bring values to the host."""
-    counts = dict.fromkeys(_SYNC_METHODS, 0)
-    saved = {}
-    for name in _SYNC_METHODS:
-        original = getattr(torch.Tensor, name)
-        saved[name] = (name in torch.Tensor.__dict__, original)
-
-        def wrapper(self, *args, _name=name, _original=original, **kwargs):
-            counts[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        setattr(torch.Tensor, name, wrapper)
-    try:
-        yield counts
-    finally:
-        for name, (own, original) in saved.items():
-            if own:
-                setattr(torch.Tensor, name, original)
-            else:
-                delattr(torch.Tensor, name)
-
 
 # module-level functions so that objectives can be pickled
 

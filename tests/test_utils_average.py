@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import copy
 import pickle
 import socket
@@ -9,6 +8,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from host_sync_counter import count_host_syncs
 
 from drytorch.utils.average import (
     Averager,
@@ -16,42 +16,6 @@ from drytorch.utils.average import (
     get_moving_average,
     get_trailing_mean,
 )
-
-_SYNC_METHODS = (
-    'item',
-    'tolist',
-    'cpu',
-    'numpy',
-    '__bool__',
-    '__float__',
-    '__int__',
-    '__format__',
-)
-
-
-@contextlib.contextmanager
-def count_host_syncs():
-    """Count calls of tensor methods that bring values to the host."""
-    counts = dict.fromkeys(_SYNC_METHODS, 0)
-    saved = {}
-    for name in _SYNC_METHODS:
-        original = getattr(torch.Tensor, name)
-        saved[name] = (name in torch.Tensor.__dict__, original)
-
-        def wrapper(self, *args, _name=name, _original=original, **kwargs):
-            counts[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        setattr(torch.Tensor, name, wrapper)
-    try:
-        yield counts
-    finally:
-        for name, (own, original) in saved.items():
-            if own:
-                setattr(torch.Tensor, name, original)
-            else:
-                delattr(torch.Tensor, name)
-
 
 # Averager (floats)
 

@@ -1,0 +1,566 @@
+"""Real-browser tests of the notebook panel: headless Chromium, Playwright.
+
+Two checks, each against an ipywidgets 8 kernel (this environment) and an
+ipywidgets 7.7 kernel (the Python named by ``DRYTORCH_NB_W7_PYTHON``, an
+environment like Colab's):
+
+* live: JupyterLab is served from the kernel's environment (JupyterLab 4
+  with ipywidgets 8; JupyterLab 3 with ipywidgets 7, whose widget manager
+  only renders 7.x widgets), a notebook that trains with the panel is run
+  from the browser; the tabs and SVG charts of the live widgets render, with
+  no "Error displaying widget" and no injected ``<img onerror>`` executed;
+  when the run stops the snapshot replaces the widgets, and it is still
+  there after the notebook is saved, the kernel shut down and the page
+  reloaded;
+* static: the notebook is executed by nbclient and exported to HTML by
+  nbconvert; opened from file:// with the network cut, it shows the
+  snapshot's sections and charts, with no widget error and no script run.
+
+Chromium is Debian's (``/usr/bin/chromium``), driven through Playwright's
+``executable_path``. Locally a missing browser or 7.x environment skips the
+tests; under CI (``CI`` set) it fails them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import nbformat
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+CHROMIUM = '/usr/bin/chromium'
+W7_VARIABLE = 'DRYTORCH_NB_W7_PYTHON'
+WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
+PAYLOAD = '<img src=x onerror="window.__xss = 1">'
+STOP_FILE = 'stop-now'
+
+SETUP = f"""
+import dataclasses, os, time
+import torch
+from torch import nn
+from torch.nn import functional
+from torch.utils import data
+import drytorch
+from drytorch import DataLoader, Experiment, LearningSchema, Loss, Model
+from drytorch import Trainer
+from drytorch_nb.panel import NotebookPanel
+
+torch.set_num_threads(1)
+drytorch.remove_all_default_trackers()
+XSS = {PAYLOAD!r}
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    lr: float = 1e-3
+    note: str = XSS
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = [nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+    def extra_repr(self):
+        return XSS
+
+experiment = Experiment(Config(), name='Browser', par_dir='out', tags=[XSS])
+experiment.trackers.subscribe(NotebookPanel())
+torch.manual_seed(0)
+train = data.TensorDataset(torch.randn(256, 8), torch.randn(256, 2))
+val = data.TensorDataset(torch.randn(64, 8), torch.randn(64, 2))
+"""
+
+START = """
+run = experiment.create_run()
+_ = run.start()
+"""
+
+TRAIN = """
+trainer = Trainer(
+    Model(Net(), name='net'),
+    loader=DataLoader(train, 32),
+    loss=Loss(functional.mse_loss, name=XSS),
+    learning_schema=LearningSchema(torch.optim.Adam, 1e-3),
+)
+trainer.add_validation(DataLoader(val, 32))
+trainer.train(5)
+"""
+
+WAIT_AND_STOP = f"""
+while not os.path.exists({STOP_FILE!r}):
+    time.sleep(0.1)
+run.stop()
+"""
+
+STOP = 'run.stop()'
+
+
+def _in_ci() -> bool:
+    return bool(os.environ.get('CI'))
+
+
+def _unavailable(reason: str) -> None:
+    if _in_ci():
+        pytest.fail(f'{reason} (required under CI)')
+    pytest.skip(reason)
+
+
+def _kernel_python(kind: str) -> str:
+    if kind == 'ipywidgets8':
+        return sys.executable
+    python = os.environ.get(W7_VARIABLE)
+    if not python:
+        _unavailable(f'{W7_VARIABLE} is not set')
+    assert python is not None
+    if not pathlib.Path(python).is_file():
+        pytest.fail(f'{W7_VARIABLE}={python} is not a file')
+    return python
+
+
+def _require(python: str, module: str) -> None:
+    found = subprocess.run(
+        [python, '-c', f'import {module}'], capture_output=True, check=False
+    )
+    if found.returncode:
+        _unavailable(f'{module} is not installed for {python}')
+
+
+def _widgets_major(python: str) -> int:
+    out = subprocess.run(
+        [python, '-c', 'import ipywidgets; print(ipywidgets.__version__)'],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(out.strip().split('.')[0])
+
+
+@pytest.fixture(params=['ipywidgets8', 'ipywidgets7'])
+def kernel_python(request: pytest.FixtureRequest) -> str:
+    python = _kernel_python(request.param)
+    expected = 8 if request.param == 'ipywidgets8' else 7
+    assert _widgets_major(python) == expected
+    return python
+
+
+@pytest.fixture(scope='module')
+def browser() -> Iterator[Any]:
+    if not pathlib.Path(CHROMIUM).is_file():
+        _unavailable(f'no Chromium at {CHROMIUM}')
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable('playwright is not installed')
+        raise
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=['--no-sandbox']
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _notebook(*cells: str) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata['kernelspec'] = {
+        'name': 'python3',
+        'display_name': 'Python 3',
+        'language': 'python',
+    }
+    notebook.cells = [
+        nbformat.v4.new_code_cell(textwrap.dedent(cell).strip())
+        for cell in cells
+    ]
+    return notebook
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _isolated_env(root: pathlib.Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ('JUPYTER_CONFIG_DIR', 'JUPYTER_RUNTIME_DIR', 'IPYTHONDIR'):
+        folder = root / name.lower()
+        folder.mkdir(exist_ok=True)
+        env[name] = str(folder)
+    env.pop('DRYTORCH_INIT_MODE', None)
+    env['PYTHONWARNINGS'] = 'ignore'  # the kernel's, not the tests'
+    return env
+
+
+class Lab:
+    """A JupyterLab server run from the kernel's environment."""
+
+    def __init__(self, python: str, root: pathlib.Path) -> None:
+        _require(python, 'jupyterlab')
+        self.root = root
+        self.token = uuid.uuid4().hex
+        self.port = _free_port()
+        self.base = f'http://127.0.0.1:{self.port}'
+        settings = root / 'lab-settings'
+        # no virtual rendering: every output is in the DOM
+        tracker = settings / '@jupyterlab' / 'notebook-extension'
+        tracker.mkdir(parents=True)
+        (tracker / 'tracker.jupyterlab-settings').write_text(
+            json.dumps({'windowingMode': 'none'})
+        )
+        self.log = (root / 'lab.log').open('w')
+        self.process = subprocess.Popen(
+            [
+                python,
+                '-m',
+                'jupyterlab',
+                '--no-browser',
+                f'--port={self.port}',
+                '--ip=127.0.0.1',
+                f'--IdentityProvider.token={self.token}',
+                '--allow-root',
+                f'--ServerApp.root_dir={root / "notebooks"}',
+                '--LabApp.expose_app_in_browser=True',
+                f'--LabApp.user_settings_dir={settings}',
+                f'--LabApp.workspaces_dir={root / "workspaces"}',
+                '--LabApp.news_url=',
+            ],
+            cwd=root,
+            env=_isolated_env(root),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            with contextlib.suppress(OSError):
+                self.api('GET', 'status')
+                return
+            time.sleep(0.5)
+        self.close()
+        pytest.fail(f'JupyterLab did not start:\n{self.log_text()}')
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def api(self, method: str, path: str) -> Any:
+        request = urllib.request.Request(
+            f'{self.base}/api/{path}',
+            method=method,
+            headers={'Authorization': f'token {self.token}'},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def url(self, notebook: str) -> str:
+        return f'{self.base}/lab/tree/{notebook}?token={self.token}'
+
+    def log_text(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return (self.root / 'lab.log').read_text()[-4000:]
+
+    def shutdown_kernels(self) -> None:
+        for session in self.api('GET', 'sessions'):
+            self.api('DELETE', f'sessions/{session["id"]}')
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def lab_root(tmp_path: pathlib.Path) -> pathlib.Path:
+    (tmp_path / 'notebooks').mkdir()
+    (tmp_path / 'workspaces').mkdir()
+    return tmp_path
+
+
+def _app_command(page: Any, command: str) -> None:
+    # not awaited: 'run all' resolves only when the last cell ends
+    page.evaluate(
+        '(command) => { window.jupyterapp.commands.execute(command); }',
+        command,
+    )
+
+
+def _open_notebook(page: Any, lab: Lab, name: str) -> None:
+    page.goto(lab.url(name))
+    page.wait_for_function(
+        'window.jupyterapp && document.querySelector(".jp-Notebook")',
+        timeout=120_000,
+    )
+    # the kernel must be ready before cells are run
+    page.wait_for_function(
+        """() => {
+            const nb = window.jupyterapp.shell.currentWidget;
+            const kernel = nb && nb.sessionContext.session?.kernel;
+            return kernel && kernel.status === 'idle';
+        }""",
+        timeout=120_000,
+    )
+
+
+def _assert_no_widget_error(page: Any) -> None:
+    assert page.get_by_text('Error displaying widget').count() == 0
+    assert page.evaluate('window.__xss') is None
+
+
+def _assert_snapshot(page: Any) -> None:
+    snapshot = page.locator('.drytorch-snapshot')
+    assert snapshot.count() == 1
+    # the chart: an SVG image (kept by sanitizers), decoded and drawn
+    chart = snapshot.locator('img.drytorch-chart')
+    assert chart.count() == 1
+    chart.first.scroll_into_view_if_needed()
+    page.wait_for_function(
+        '(img) => img.complete && img.naturalWidth > 100',
+        arg=chart.first.element_handle(),
+        timeout=30_000,
+    )
+    box = chart.first.bounding_box()
+    assert box is not None and box['width'] > 100 and box['height'] > 100
+    src = chart.first.get_attribute('src') or ''
+    prefix = 'data:image/svg+xml;base64,'
+    assert src.startswith(prefix)
+    svg = base64.b64decode(src[len(prefix) :]).decode()
+    assert svg.count('<polyline') == 2  # training and validation
+    summaries = snapshot.locator('summary').all_inner_texts()
+    for title in ('Configuration', 'Metrics', 'Model', 'Actors', 'Log'):
+        assert title in summaries
+    # the payload is shown as text (in the header's tags)
+    assert PAYLOAD in snapshot.inner_text()
+    assert page.locator('.widget-tab').count() == 0
+    _assert_no_widget_error(page)
+
+
+def _run_all_until_trained(page: Any) -> Any:
+    """Run every cell; wait for the live panel of the trained model."""
+    _app_command(page, 'notebook:run-all-cells')
+    # the cell's end sent the final state of the training
+    tabs = page.locator('.widget-tab')
+    tabs.wait_for(timeout=180_000)
+    page.locator('.widget-html svg polyline').nth(1).wait_for(timeout=180_000)
+    page.get_by_text('epoch 5/5').wait_for(timeout=180_000)
+    return tabs
+
+
+def _save_and_read(page: Any, path: pathlib.Path) -> nbformat.NotebookNode:
+    before = path.stat().st_mtime_ns
+    _app_command(page, 'docmanager:save')
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and path.stat().st_mtime_ns == before:
+        time.sleep(0.2)
+    return nbformat.read(path, as_version=4)
+
+
+def _assert_saved_snapshot(saved: nbformat.NotebookNode) -> None:
+    outputs = [out for cell in saved.cells for out in cell.outputs]
+    assert not any(WIDGET_MIME in out.get('data', {}) for out in outputs)
+    html_outputs = [
+        out['data']['text/html'] for out in outputs if 'data' in out
+    ]
+    assert any('drytorch-snapshot' in text for text in html_outputs)
+    assert 'widgets' not in saved.metadata  # no widget state saved
+
+
+def test_live_panel_in_jupyterlab(
+    kernel_python: str, browser: Any, lab_root: pathlib.Path
+) -> None:
+    notebook = _notebook(SETUP, START, TRAIN, WAIT_AND_STOP)
+    path = lab_root / 'notebooks' / 'panel.ipynb'
+    nbformat.write(notebook, path)
+    lab = Lab(kernel_python, lab_root)
+    page = browser.new_page(viewport={'width': 1400, 'height': 2400})
+    try:
+        _open_notebook(page, lab, 'panel.ipynb')
+        tabs = _run_all_until_trained(page)
+        titles = tabs.locator('[role=tab]').all_inner_texts()
+        assert [title.strip() for title in titles][:4] == [
+            'Metrics',
+            'Model',
+            'Actors',
+            'Log',
+        ]
+        polyline = page.locator('.widget-html svg polyline').first
+        box = polyline.bounding_box()
+        assert box is not None and box['width'] > 50
+        tabs.locator('[role=tab]', has_text='Model').click()
+        architecture = page.locator('.drytorch-architecture').first
+        architecture.wait_for(state='visible', timeout=30_000)
+        assert PAYLOAD in architecture.inner_text()
+        _assert_no_widget_error(page)
+
+        # stop: the snapshot replaces the widgets, through the display id
+        (path.parent / STOP_FILE).write_text('')
+        page.locator('.drytorch-snapshot').wait_for(timeout=120_000)
+        _assert_snapshot(page)
+
+        # saved, kernel gone, page reloaded: the snapshot is still there
+        saved = _save_and_read(page, path)
+        lab.shutdown_kernels()
+        page.reload()
+        page.wait_for_function(
+            'document.querySelector(".jp-Notebook .jp-OutputArea")',
+            timeout=120_000,
+        )
+        page.locator('.drytorch-snapshot').wait_for(timeout=60_000)
+        _assert_snapshot(page)
+    except Exception:
+        page.screenshot(path=str(lab_root / 'failure.png'), full_page=True)
+        print(lab.log_text())
+        raise
+    finally:
+        page.close()
+        lab.close()
+
+    _assert_saved_snapshot(saved)
+
+
+def test_kernel_shutdown_during_a_run_leaves_the_snapshot(
+    kernel_python: str, browser: Any, lab_root: pathlib.Path
+) -> None:
+    # the run is still active when the kernel is shut down: the exit hook
+    # stops it, and the panel's snapshot reaches the page before the end
+    notebook = _notebook(SETUP, START, TRAIN)
+    path = lab_root / 'notebooks' / 'panel.ipynb'
+    nbformat.write(notebook, path)
+    page = browser.new_page(viewport={'width': 1400, 'height': 2400})
+    with Lab(kernel_python, lab_root) as lab:
+        try:
+            _open_notebook(page, lab, 'panel.ipynb')
+            _run_all_until_trained(page)
+            page.wait_for_function(
+                """() => {
+                    const nb = window.jupyterapp.shell.currentWidget;
+                    return nb.sessionContext.session.kernel.status === 'idle';
+                }""",
+                timeout=120_000,
+            )
+            lab.shutdown_kernels()
+            page.locator('.drytorch-snapshot').wait_for(timeout=60_000)
+            _assert_snapshot(page)
+            assert (
+                'completed' in page.locator('.drytorch-snapshot').inner_text()
+            )
+            saved = _save_and_read(page, path)
+        except Exception:
+            page.screenshot(path=str(lab_root / 'failure.png'), full_page=True)
+            print(lab.log_text())
+            raise
+        finally:
+            page.close()
+    _assert_saved_snapshot(saved)
+
+
+def _kernel_specs(python: str, root: pathlib.Path) -> Any:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    folder = root / 'kernels' / 'python3'
+    folder.mkdir(parents=True)
+    spec = {
+        'argv': [
+            python,
+            '-m',
+            'ipykernel_launcher',
+            '-f',
+            '{connection_file}',
+        ],
+        'display_name': 'Python 3',
+        'language': 'python',
+    }
+    (folder / 'kernel.json').write_text(json.dumps(spec))
+    return KernelSpecManager(kernel_dirs=[str(root / 'kernels')])
+
+
+def _execute(
+    notebook: nbformat.NotebookNode, python: str, root: pathlib.Path
+) -> None:
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    work = root / 'work'
+    work.mkdir()
+    manager = AsyncKernelManager(
+        kernel_name='python3',
+        kernel_spec_manager=_kernel_specs(python, root),
+    )
+    NotebookClient(
+        notebook,
+        km=manager,
+        timeout=600,
+        # the default: nbclient keeps the state of every widget it saw
+        store_widget_state=True,
+        resources={'metadata': {'path': str(work)}},
+    ).execute(cleanup_kc=True)
+
+
+def test_static_snapshot_in_exported_html(
+    kernel_python: str, browser: Any, tmp_path: pathlib.Path
+) -> None:
+    _require(sys.executable, 'nbconvert')
+    from nbconvert import HTMLExporter
+
+    notebook = _notebook(SETUP, START, TRAIN, STOP)
+    _execute(notebook, kernel_python, tmp_path)
+    saved = tmp_path / 'executed.ipynb'
+    nbformat.write(notebook, saved)
+    assert saved.stat().st_size < 200_000
+    start_outputs = notebook.cells[1].outputs
+    assert [out['output_type'] for out in start_outputs] == ['display_data']
+    assert WIDGET_MIME not in start_outputs[0]['data']  # replaced
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    page_path = tmp_path / 'executed.html'
+    page_path.write_text(body)
+
+    page = browser.new_page(viewport={'width': 1400, 'height': 2000})
+    try:
+        # no network: the exporter's CDN scripts must not matter
+        page.route(
+            '**/*',
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith('file:')
+                else route.abort()
+            ),
+        )
+        page.goto(page_path.as_uri(), wait_until='load')
+        page.wait_for_timeout(500)
+        _assert_snapshot(page)
+        snapshot = page.locator('.drytorch-snapshot')
+        assert 'completed' in snapshot.inner_text()
+    except Exception:
+        page.screenshot(path=str(tmp_path / 'failure.png'), full_page=True)
+        raise
+    finally:
+        page.close()
