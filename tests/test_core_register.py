@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import pytest
 import torch
 from conftest import Config, RecordingTracker
@@ -81,13 +79,15 @@ def test_new_actor_with_recycled_id_is_documented(
     exp.trackers.subscribe(recorder)
     with exp.create_run():
         model = Model(nn.Linear(1, 1))
+        seen_ids = set()
         for _ in range(30):
             runner = ModelRunner(model, loader=loader())
+            seen_ids.add(id(runner))
             runner()
-            del runner
-            gc.collect()
+            del runner  # freed at once: its id() may be reused
     registrations = recorder.of_type(log_events.ActorRegistrationEvent)
     assert len(registrations) == 30
+    assert len(seen_ids) < 30  # ids were recycled, registration was not
 
 
 def test_default_model_names_unique_in_run(config: Config) -> None:
