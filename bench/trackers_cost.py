@@ -153,9 +153,8 @@ def main() -> None:
             fixed[setup].append(overhead)
     base = statistics.median(times['defaults'])
     print(f'{args.epochs} epochs of the tiny MLP, {args.repeats} runs each')
-    print(
-        f'{"trackers":>10} {"training s":>11} {"ratio":>6} {"start+stop s":>13}'
-    )
+    header = ('trackers', 'training s', 'ratio', 'start+stop s')
+    print('{:>10} {:>11} {:>6} {:>13}'.format(*header))
     for setup in ('defaults', 'all'):
         median = statistics.median(times[setup])
         print(
