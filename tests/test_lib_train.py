@@ -356,3 +356,29 @@ def test_clipping_sees_unscaled_gradients_with_loss_scaling(
     # the others must show true gradients, not gradients times the scale
     assert norms[True]
     assert max(norms[True]) < 10 * max(norms[False])
+
+
+def test_warmup_cosine_schedule_and_clipping_reach_threshold(
+    experiment: Experiment,
+) -> None:
+    torch.manual_seed(0)
+    scheduler = schedulers.CosineScheduler(30, 0.05).bind(schedulers.warmup(3))
+    with experiment.create_run():
+        model = Model(nn.Linear(4, 1))
+        trainer = make_trainer(
+            model,
+            lr=0.2,
+            scheduler=scheduler,
+            gradient_op=gradient_ops.GradNormClipper(1.0),
+        )
+        rates = []
+        trainer.post_epoch_hooks.register(
+            hooks.Hook(
+                lambda t: rates.append(t.optimizer.param_groups[0]['lr'])
+            )
+        )
+        trainer.train(30)
+        assert trainer.computed_metrics['MSE'] < 0.01
+    assert rates[0] == pytest.approx(0.2 / 3)  # warming up
+    assert max(rates) == pytest.approx(0.2, rel=0.02)
+    assert rates[-1] < rates[5]  # decaying
