@@ -266,15 +266,30 @@ def architecture_html(architecture: str) -> str:
     return ''.join(parts)
 
 
-def charts_html(state: PanelState) -> str:
-    """One SVG chart per metric, curves of every source overlaid."""
-    charts = [
-        _svg.line_chart(
+def charts_html(state: PanelState, as_images: bool = False) -> str:
+    """One SVG chart per metric, curves of every source overlaid.
+
+    Args:
+        state: the run's state.
+        as_images: embed each chart as an ``<img>`` of a ``data:`` URI
+            rather than as inline ``<svg>``: notebook viewers that sanitize
+            untrusted HTML (JupyterLab, for a notebook it did not run)
+            remove inline SVG but keep such images, and a browser never
+            runs anything inside an SVG shown as an image.
+    """
+    charts = []
+    for title, chart in state.iter_charts():
+        svg = _svg.line_chart(
             title,
             {source: series.points() for source, series in chart.items()},
         )
-        for title, chart in state.iter_charts()
-    ]
+        if as_images:
+            svg = (
+                f'<img class="drytorch-chart" src="{_svg.data_uri(svg)}" '
+                f'alt="{_esc(title)}" title="{_esc(title)}" '
+                'style="margin: 2px;"/>'
+            )
+        charts.append(svg)
     if not charts:
         return '<div class="drytorch-charts"><i>no metrics yet</i></div>'
     return (

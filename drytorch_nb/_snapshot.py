@@ -1,9 +1,10 @@
 """The static HTML snapshot of a panel.
 
 When a run stops, the live widgets are replaced by this snapshot: one
-self-contained piece of HTML (inline styles and SVG, no script, no link, no
-external resource) that a saved notebook shows anywhere, with the kernel
-gone and without any widget state. The tabs of the live panel become
+self-contained piece of HTML (inline styles, charts as SVG images in
+``data:`` URIs, no script, no link, no external resource) that a saved
+notebook shows anywhere, with the kernel gone and without any widget state,
+also where untrusted HTML is sanitized. The tabs of the live panel become
 ``<details>`` sections, which fold without script.
 """
 
@@ -80,7 +81,9 @@ def snapshot_html(state: PanelState, now: float) -> str:
         event log; every user-provided text in it is escaped.
     """
     sections = [
-        _section('Metrics', _render.charts_html(state), is_open=True),
+        _section(
+            'Metrics', _render.charts_html(state, as_images=True), is_open=True
+        ),
         _section('Model', _models(state)),
         _section('Actors', _actors(state)),
         _section('Log', _render.log_html(state.log)),

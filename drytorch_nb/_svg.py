@@ -7,11 +7,12 @@ file. Every text in it (title, legend, tick labels) is escaped.
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ['COLORS', 'line_chart']
+__all__ = ['COLORS', 'data_uri', 'line_chart']
 
 COLORS = (
     '#1f77b4',
@@ -70,7 +71,7 @@ def line_chart(
         ]
         for name, points in series.items()
     }
-    legend_height = _LEGEND_ROW * len(clean)
+    legend_height = _LEGEND_ROW * len(clean) + (6 if clean else 0)
     total_height = height + legend_height
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
@@ -141,3 +142,9 @@ def line_chart(
         )
     parts.append('</svg>')
     return ''.join(parts)
+
+
+def data_uri(svg: str) -> str:
+    """The SVG as a ``data:`` URI, for an ``<img>`` element's ``src``."""
+    encoded = base64.b64encode(svg.encode('utf-8')).decode('ascii')
+    return f'data:image/svg+xml;base64,{encoded}'

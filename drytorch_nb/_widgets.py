@@ -75,11 +75,12 @@ class LiveView:
         )
         self.status = widgets.HTML(value=status)
         self.charts = widgets.HTML(value='<i>no metrics yet</i>')
-        self.models = widgets.Accordion(children=[])
-        self.actors = widgets.Accordion(children=[])
+        self.models = widgets.Accordion(children=[], selected_index=None)
+        self.actors = widgets.Accordion(children=[], selected_index=None)
         self.log = widgets.Output()
         self.tabs = widgets.Tab(
             children=[self.charts, self.models, self.actors, self.log],
+            selected_index=0,
             **self._titles_kwargs(TAB_TITLES),
         )
         self.root = widgets.VBox(
@@ -104,6 +105,18 @@ class LiveView:
             self.log,
         ]
         self.closed = False
+
+    def connected(self) -> bool:
+        """Whether the widgets reach a frontend (a kernel comm is open).
+
+        ipywidgets 7.7.2+ next to an ipykernel older than 6.18 creates
+        placeholder comms that send nothing: such widgets never display.
+        """
+        comm = getattr(self.root, 'comm', None)
+        if comm is None or type(comm).__name__ == 'DummyComm':
+            return False
+        # ipykernel's comms outside a kernel have no kernel to send through
+        return getattr(comm, 'kernel', True) is not None
 
     def mime_bundle(self, text: str) -> dict[str, Any]:
         """The display data of the panel, with a plain-text fallback.

@@ -57,9 +57,8 @@ class NotebookPanel(Tracker):
     """Show every run inline: header, progress, charts, models, actors.
 
     Attributes:
-        progress_hz: the most batch-bar updates per second.
-        chart_hz: the most chart, status, epoch-bar and log updates per
-            second.
+        progress_hz: the most progress-bar updates per second.
+        chart_hz: the most status-line and chart updates per second.
         max_points: the most points drawn per curve (older points are
             thinned out, so long trainings stay small).
         mode: 'auto' (widgets in a kernel with ipywidgets, text
@@ -80,8 +79,8 @@ class NotebookPanel(Tracker):
         """Configure the panel.
 
         Args:
-            progress_hz: the most batch-bar updates per second.
-            chart_hz: the most chart and status updates per second.
+            progress_hz: the most progress-bar updates per second.
+            chart_hz: the most status-line and chart updates per second.
             max_points: the most points drawn per curve (at least 2).
             mode: 'auto', 'widgets' or 'text' (see the class attributes).
             stream: where text lines go; None for ``sys.stdout``.
@@ -322,6 +321,9 @@ class NotebookPanel(Tracker):
                 _render.header_html(state), _render.status_html(state, now)
             )
         except ImportError:
+            return False
+        if self.mode == 'auto' and not view.connected():
+            view.close()  # they would show 'Error displaying widget'
             return False
         self._scheduler = Scheduler(view, self.progress_hz, self.chart_hz, now)
         self._handle = _display_raw(

@@ -12,9 +12,13 @@ environment like Colab's):
   when the run stops the snapshot replaces the widgets, and it is still
   there after the notebook is saved, the kernel shut down and the page
   reloaded;
+* shutdown: the kernel is shut down while the run is still active; the
+  exit hook stops the run and the snapshot still reaches the page;
 * static: the notebook is executed by nbclient and exported to HTML by
   nbconvert; opened from file:// with the network cut, it shows the
-  snapshot's sections and charts, with no widget error and no script run.
+  snapshot's sections and charts, with no widget error and no script run;
+  opened in JupyterLab, which sanitizes the HTML of a notebook it did not
+  run, the snapshot's charts (SVG images) still render.
 
 Chromium is Debian's (``/usr/bin/chromium``), driven through Playwright's
 ``executable_path``. Locally a missing browser or 7.x environment skips the
@@ -143,12 +147,10 @@ def _require(python: str, module: str) -> None:
         _unavailable(f'{module} is not installed for {python}')
 
 
-def _widgets_major(python: str) -> int:
+def _major(python: str, module: str) -> int:
+    code = f'import {module}; print({module}.__version__)'
     out = subprocess.run(
-        [python, '-c', 'import ipywidgets; print(ipywidgets.__version__)'],
-        check=True,
-        capture_output=True,
-        text=True,
+        [python, '-c', code], check=True, capture_output=True, text=True
     ).stdout
     return int(out.strip().split('.')[0])
 
@@ -157,7 +159,14 @@ def _widgets_major(python: str) -> int:
 def kernel_python(request: pytest.FixtureRequest) -> str:
     python = _kernel_python(request.param)
     expected = 8 if request.param == 'ipywidgets8' else 7
-    assert _widgets_major(python) == expected
+    assert _major(python, 'ipywidgets') == expected
+    # JupyterLab's widget manager renders one protocol generation only:
+    # jupyterlab_widgets 3 (ipywidgets 8), 1 (ipywidgets 7, JupyterLab 3)
+    manager = _major(python, 'jupyterlab_widgets')
+    assert manager == (3 if expected == 8 else 1), (
+        f'{python} has jupyterlab_widgets {manager}.x, which cannot render '
+        f'ipywidgets {expected} widgets'
+    )
     return python
 
 
@@ -564,3 +573,26 @@ def test_static_snapshot_in_exported_html(
         raise
     finally:
         page.close()
+
+
+def test_snapshot_renders_in_an_untrusted_notebook(
+    kernel_python: str, browser: Any, lab_root: pathlib.Path
+) -> None:
+    # a notebook JupyterLab did not run (executed elsewhere, downloaded) is
+    # untrusted: its HTML is sanitized, inline SVG removed; the snapshot's
+    # charts are images, which survive
+    notebook = _notebook(SETUP, START, TRAIN, STOP)
+    _execute(notebook, kernel_python, lab_root)
+    nbformat.write(notebook, lab_root / 'notebooks' / 'executed.ipynb')
+    page = browser.new_page(viewport={'width': 1400, 'height': 2000})
+    with Lab(kernel_python, lab_root) as lab:
+        try:
+            page.goto(lab.url('executed.ipynb'))
+            page.locator('.drytorch-snapshot').wait_for(timeout=120_000)
+            _assert_snapshot(page)
+        except Exception:
+            page.screenshot(path=str(lab_root / 'failure.png'), full_page=True)
+            print(lab.log_text())
+            raise
+        finally:
+            page.close()
