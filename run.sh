@@ -73,7 +73,33 @@ ensure_test_system_packages() {
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# A second environment that copies Colab's widget stack (ipywidgets 7.7,
+# ipykernel 6.17, IPython 7.34, served by JupyterLab 3.6): the panel is
+# checked in a real browser against it as well as against ipywidgets 8.
+readonly W7_VENV=.venv-w7
+readonly W7_REQUIREMENTS=(
+  "$TORCH_REQUIREMENT" 'ipywidgets==7.7.1' 'jupyterlab_widgets==1.1.*'
+  'ipykernel==6.17.1' 'ipython==7.34.0' 'jupyterlab==3.6.*'
+  numpy filelock pyyaml tqdm typing_extensions
+)
+
+ensure_widgets7_venv() {
+  local digest stamp
+  digest=$(printf '%s\n' "${W7_REQUIREMENTS[@]}" | sha256sum | cut -c1-16)
+  stamp=$W7_VENV/.installed-$digest
+  if [[ ! -f $stamp ]]; then
+    say "Creating $W7_VENV (ipywidgets 7 kernel for the browser tests)"
+    python3 -m venv --clear "$W7_VENV"
+    "$W7_VENV/bin/python" -m pip install -q "${W7_REQUIREMENTS[@]}"
+    "$W7_VENV/bin/python" -m pip install -q --no-deps -e .
+    touch "$stamp"
+  fi
+  DRYTORCH_NB_W7_PYTHON=$PWD/$W7_VENV/bin/python
+  export DRYTORCH_NB_W7_PYTHON
+}
+
 run_tests() {
+  ensure_widgets7_venv
   say 'ruff check'
   "$PY" -m ruff check drytorch drytorch_nb tests bench
   say 'ruff format --check'

@@ -87,6 +87,9 @@ def execute_notebook(
         # Plain tracebacks read better in a terminal than ANSI-coloured ones.
         extra_arguments=['--InteractiveShell.colors=nocolor'],
         resources={'metadata': {'path': str(cwd)}},
+        # The panel replaces its widgets by a static snapshot when a run
+        # stops: the state of closed widgets would only bloat the file.
+        store_widget_state=False,
     )
     # nbclient shuts down only kernels it created itself, unless told to.
     return client.execute(cleanup_kc=True)
