@@ -1,0 +1,296 @@
+"""Reading a monitored metric and tracking its best value.
+
+:class:`MetricExtractor` finds the metric's value and direction on a
+monitor; :class:`MetricMonitor` adds the history, best value and patience
+used by the monitoring callbacks.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from drytorch.core import exceptions
+from drytorch.lib.objectives import MetricTracker
+
+if TYPE_CHECKING:
+    from drytorch.core.protocols import MonitorProtocol, TrainerProtocol
+
+__all__ = [
+    'BestIs',
+    'FilterFn',
+    'MetricExtractor',
+    'MetricMonitor',
+    'get_last',
+]
+
+BestIs = Literal['auto', 'higher', 'lower']
+FilterFn = Callable[[Sequence[float]], float]
+
+get_last: FilterFn = operator.itemgetter(-1)
+"""Default filter: the last recorded value."""
+
+
+def _name_of(metric: object) -> str:
+    """The name a metric object's values are logged under."""
+    if isinstance(metric, str):
+        return metric
+    name = getattr(metric, 'name', None)
+    if isinstance(name, str):
+        return name
+    # nn.Module-based metrics (torchmetrics): _get_name is a method
+    get_name = getattr(metric, '_get_name', None)
+    if callable(get_name):
+        name = get_name()
+        if isinstance(name, str):
+            return name
+    return type(metric).__name__
+
+
+def _direction_of(obj: object) -> Literal['higher', 'lower'] | None:
+    higher_is_better = getattr(obj, 'higher_is_better', None)
+    if higher_is_better is True:
+        return 'higher'
+    if higher_is_better is False:
+        return 'lower'
+    return None
+
+
+class MetricExtractor:
+    """Find a monitored metric's value and direction.
+
+    The monitor is the one given, else the trainer's validation when it has
+    one, else the trainer (looked up at each call, so a validation added
+    after the hook is created is used). The metric's name is the string
+    given, or the name of the metric object (its ``name``, else its
+    ``_get_name()`` for torch modules, else its class name), or, with no
+    metric, the first key of the monitor's computed metrics (fixed at the
+    first extraction).
+
+    Attributes:
+        metric: the metric given (a name, an object or None).
+        monitor: the monitor given, or None.
+    """
+
+    def __init__(
+        self,
+        metric: str | object | None = None,
+        monitor: MonitorProtocol | None = None,
+    ) -> None:
+        """Initialize.
+
+        Args:
+            metric: the metric's name or object, or None for the first
+                computed metric (normally the loss).
+            monitor: where to read the metric; None for the trainer's
+                validation, or the trainer when it has none.
+        """
+        self.metric = metric
+        self.monitor = monitor
+        self._metric_name = None if metric is None else _name_of(metric)
+
+    @property
+    def metric_name(self) -> str | None:
+        """The monitored metric's name (None until known)."""
+        return self._metric_name
+
+    def get_monitor(self, trainer: TrainerProtocol) -> MonitorProtocol:
+        """The object whose computed metrics are monitored.
+
+        Args:
+            trainer: the trainer running the hook.
+        """
+        if self.monitor is not None:
+            return self.monitor
+        validation = trainer.validation
+        if validation is not None:
+            return validation
+        return trainer
+
+    def extract_metric_value(
+        self, trainer: TrainerProtocol, tracker: MetricTracker | None = None
+    ) -> float:
+        """Read the monitored metric's current value.
+
+        Args:
+            trainer: the trainer running the hook.
+            tracker: a tracker to configure, if any: its missing metric name
+                is filled in and, if its direction is still unknown, it is
+                set from :meth:`get_metric_best_is`.
+
+        Returns:
+            The value.
+
+        Raises:
+            MetricNotFoundError: if the monitor has not computed the metric.
+        """
+        monitor = self.get_monitor(trainer)
+        metrics = monitor.computed_metrics
+        name = self._metric_name
+        if name is None:
+            name = next(iter(metrics), None)
+            if name is None:
+                raise exceptions.MetricNotFoundError(monitor.name, None)
+            self._metric_name = name
+        try:
+            value = metrics[name]
+        except KeyError:
+            raise exceptions.MetricNotFoundError(monitor.name, name) from None
+        if tracker is not None:
+            if tracker.metric_name is None:
+                tracker.metric_name = name
+            if tracker.best_is == 'auto':
+                direction = self.get_metric_best_is(trainer)
+                if direction is not None:
+                    tracker.best_is = direction
+        return float(value)
+
+    def get_metric_best_is(
+        self, trainer: TrainerProtocol | None = None
+    ) -> Literal['higher', 'lower'] | None:
+        """Which direction is better for the metric, when it is known.
+
+        A metric object tells with its ``higher_is_better``. Otherwise the
+        loss is asked (the monitor's ``objective``, then the trainer's)
+        when its name is the monitored metric's name.
+
+        Args:
+            trainer: the trainer, to ask its loss; None to ask only the
+                metric object.
+
+        Returns:
+            'higher', 'lower', or None when unknown.
+        """
+        if self.metric is not None and not isinstance(self.metric, str):
+            direction = _direction_of(self.metric)
+            if direction is not None or trainer is None:
+                return direction
+        if trainer is None or self._metric_name is None:
+            return None
+        monitor = self.get_monitor(trainer)
+        candidates = [getattr(monitor, 'objective', None)]
+        if monitor is not trainer:
+            candidates.append(trainer.objective)
+        for objective in candidates:
+            if objective is not None and (
+                _name_of(objective) == self._metric_name
+            ):
+                return _direction_of(objective)
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f'{type(self).__name__}(metric={self.metric!r}, '
+            f'monitor={self.monitor!r})'
+        )
+
+
+class MetricMonitor:
+    """Record a monitored metric and track its best value and patience.
+
+    Combines a :class:`MetricExtractor` (where the value comes from) with a
+    :class:`~drytorch.lib.objectives.MetricTracker` (its history). With
+    ``best_is='auto'`` the direction declared by the metric (or by the loss
+    when no metric is given) is used; an explicit ``best_is`` is kept.
+
+    Attributes:
+        extractor: finds the value.
+        tracker: keeps the history and the patience.
+    """
+
+    def __init__(
+        self,
+        metric: str | object | None = None,
+        monitor: MonitorProtocol | None = None,
+        min_delta: float = 1e-8,
+        patience: int = 0,
+        best_is: BestIs = 'auto',
+        filter_fn: FilterFn = get_last,
+    ) -> None:
+        """Initialize.
+
+        Args:
+            metric: the metric's name or object, or None for the first
+                computed metric (normally the loss).
+            monitor: where to read the metric; None for the trainer's
+                validation, or the trainer when it has none.
+            min_delta: the margin an improvement must exceed.
+            patience: the number of non-improving values tolerated.
+            best_is: 'higher', 'lower' or 'auto'.
+            filter_fn: function from the history to the monitored value.
+        """
+        self.extractor = MetricExtractor(metric, monitor)
+        if best_is == 'auto':
+            best_is = self.extractor.get_metric_best_is() or 'auto'
+        self.tracker = MetricTracker(
+            self.extractor.metric_name, min_delta, patience, best_is, filter_fn
+        )
+
+    @property
+    def metric_name(self) -> str | None:
+        """The monitored metric's name (None until known)."""
+        return self.extractor.metric_name
+
+    @property
+    def best_value(self) -> float:
+        """The best value so far."""
+        return self.tracker.best_value
+
+    @property
+    def filtered_value(self) -> float:
+        """The monitored value: the filter applied to the history."""
+        return self.tracker.filtered_value
+
+    @property
+    def history(self) -> Sequence[float]:
+        """The recorded values."""
+        return self.tracker.history
+
+    @property
+    def best_is(self) -> str:
+        """'higher', 'lower', or 'auto' while unknown."""
+        return self.tracker.best_is
+
+    def is_better(self, value: float, reference: float) -> bool:
+        """Whether a value improves on a reference by more than min_delta.
+
+        Args:
+            value: the candidate.
+            reference: the value to beat.
+        """
+        return self.tracker.is_better(value, reference)
+
+    def is_improving(self) -> bool:
+        """Compare the monitored value with the best and update patience."""
+        return self.tracker.is_improving()
+
+    def is_patient(self) -> bool:
+        """Whether the patience is not exhausted yet."""
+        return self.tracker.is_patient()
+
+    def reset_patience(self) -> None:
+        """Restore the full patience."""
+        self.tracker.reset_patience()
+
+    def record_metric_value(self, trainer: TrainerProtocol) -> float:
+        """Read the current value and add it to the history.
+
+        Args:
+            trainer: the trainer running the hook.
+
+        Returns:
+            The value recorded.
+
+        Raises:
+            MetricNotFoundError: if the monitor has not computed the metric.
+        """
+        value = self.extractor.extract_metric_value(trainer, self.tracker)
+        self.tracker.add_value(value)
+        return value
+
+    def __repr__(self) -> str:
+        return (
+            f'{type(self).__name__}(metric_name={self.metric_name!r}, '
+            f'best_is={self.best_is!r}, patience={self.tracker.patience})'
+        )
