@@ -92,31 +92,17 @@ def share_outcome(value: _T, error: Exception | None = None) -> _T:
 def _error_payload(error: Exception) -> tuple[str, Any]:
     """A picklable description of an error, checked before it is sent.
 
-    drytorch errors format their message from named constructor arguments
-    and cannot go through pickle as they are; they travel as their class and
-    those arguments.
+    drytorch errors pickle with their constructor arguments; an error that
+    does not survive pickling travels as its text.
     """
-    fields = getattr(type(error), 'fields', None)
-    candidates: list[tuple[str, Any]] = []
-    if isinstance(fields, tuple) and all(hasattr(error, f) for f in fields):
-        arguments = {field: getattr(error, field) for field in fields}
-        candidates.append(('fields', (type(error), arguments)))
-    candidates.append(('object', error))
-    for candidate in candidates:
-        try:
-            _rebuild_error(*pickle.loads(pickle.dumps(candidate)))
-        except Exception:  # try the next form
-            continue
-        return candidate
-    text = f'{type(error).__name__}: {error}'
-    return 'text', text
+    try:
+        _rebuild_error('object', pickle.loads(pickle.dumps(error)))
+    except Exception:  # not picklable: send its text instead
+        return 'text', f'{type(error).__name__}: {error}'
+    return 'object', error
 
 
 def _rebuild_error(kind: str, content: Any) -> Exception:
-    if kind == 'fields':
-        error_class, arguments = content
-        rebuilt: Exception = error_class(**arguments)
-        return rebuilt
     if kind == 'object' and isinstance(content, Exception):
         return content
     msg = f'The first process (rank 0) failed: {content}'
