@@ -20,12 +20,12 @@ import importlib.util
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 
 import pytest
+from ports import free_port
 
 __all__ = [
     'find_pg_bin',
@@ -68,13 +68,6 @@ def find_pg_bin() -> pathlib.Path | None:
 def has_psycopg() -> bool:
     """Whether the psycopg (3) driver is installed."""
     return importlib.util.find_spec('psycopg') is not None
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_service_user(command: list[str]) -> list[str]:

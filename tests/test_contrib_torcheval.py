@@ -6,7 +6,6 @@ import copy
 import importlib
 import logging
 import pathlib
-import socket
 import sys
 import warnings
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from conftest import Config
+from ports import free_port
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -137,12 +137,6 @@ def test_missing_library_names_the_extra(
     assert TorchEvalWrapper.__module__ == 'drytorch.contrib.torcheval'
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _validation_worker(
     rank: int, port: int, par_dir: str, results: Any
 ) -> None:
@@ -183,7 +177,7 @@ def test_sync_gives_every_process_the_global_value(
     results = manager.dict()
     mp.spawn(
         _validation_worker,
-        args=(_free_port(), str(tmp_path), results),
+        args=(free_port(), str(tmp_path), results),
         nprocs=2,
     )
     expected = {'MeanSquaredError': 2.0}

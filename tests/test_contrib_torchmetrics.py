@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import importlib
 import pathlib
-import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from conftest import Config
+from ports import free_port
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, R2Score
@@ -236,12 +236,6 @@ def test_missing_library_names_the_extra(
     assert TorchMetricsWrapper.__module__ == 'drytorch.contrib.torchmetrics'
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _validation_worker(
     rank: int, port: int, par_dir: str, results: Any, bare: bool = False
 ) -> None:
@@ -285,7 +279,7 @@ def test_sync_gives_every_process_the_global_values(
     results = manager.dict()
     mp.spawn(
         _validation_worker,
-        args=(_free_port(), str(tmp_path), results),
+        args=(free_port(), str(tmp_path), results),
         nprocs=2,
     )
     expected = {'Combined Loss': 3.0, 'MeanSquaredError': 2.0}
@@ -300,7 +294,7 @@ def test_bare_torchmetrics_metric_under_ddp(tmp_path: pathlib.Path) -> None:
     results = manager.dict()
     mp.spawn(
         _validation_worker,
-        args=(_free_port(), str(tmp_path), results, True),
+        args=(free_port(), str(tmp_path), results, True),
         nprocs=2,
     )
     expected = {'MeanSquaredError': 2.0}

@@ -18,7 +18,6 @@ import math
 import os
 import pathlib
 import pickle
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 import pytest
 import torch
+from ports import free_port
 from torch import nn
 from torch.utils import data
 
@@ -254,13 +254,6 @@ def torchrun_main() -> None:
 # ---------------------------------------------------------------- checks
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _reference(par_dir: pathlib.Path, run_id: str, epoch: int) -> Any:
     """Per-sample validation errors of the saved weights, one process."""
     day, _, time_of_day = run_id.partition('@')
@@ -333,7 +326,7 @@ def test_spawn_two_processes(
     out_dir = tmp_path / 'out'
     out_dir.mkdir()
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
-    monkeypatch.setenv('MASTER_PORT', str(_free_port()))
+    monkeypatch.setenv('MASTER_PORT', str(free_port()))
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     context = torch.multiprocessing.spawn(
         _worker,
@@ -373,7 +366,7 @@ def test_torchrun_two_processes(tmp_path: pathlib.Path) -> None:
         'torch.distributed.run',
         '--nproc_per_node=2',
         '--master_addr=127.0.0.1',
-        f'--master_port={_free_port()}',
+        f'--master_port={free_port()}',
         str(script),
         str(par_dir),
         str(out_dir),

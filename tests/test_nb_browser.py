@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import textwrap
@@ -44,6 +43,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -59,6 +59,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 from torch.utils import data
+
 import drytorch
 from drytorch import DataLoader, Experiment, LearningSchema, Loss, Model
 from drytorch import Trainer
@@ -203,12 +204,6 @@ def _notebook(*cells: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _isolated_env(root: pathlib.Path) -> dict[str, str]:
     env = dict(os.environ)
     for name in ('JUPYTER_CONFIG_DIR', 'JUPYTER_RUNTIME_DIR', 'IPYTHONDIR'):
@@ -227,7 +222,7 @@ class Lab:
         _require(python, 'jupyterlab')
         self.root = root
         self.token = uuid.uuid4().hex
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f'http://127.0.0.1:{self.port}'
         settings = root / 'lab-settings'
         # no virtual rendering: every output is in the DOM

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import copy
 import pickle
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from host_sync_counter import count_host_syncs
+from ports import free_port
 
 from drytorch.utils.average import (
     Averager,
@@ -211,12 +211,6 @@ def test_all_reduce_with_single_process_group(tmp_path):
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _all_reduce_worker(rank: int, port: int, results) -> None:
     dist.init_process_group(
         'gloo',
@@ -239,7 +233,7 @@ def _all_reduce_worker(rank: int, port: int, results) -> None:
 def test_all_reduce_sums_and_counts_across_two_processes():
     manager = mp.Manager()
     results = manager.dict()
-    mp.spawn(_all_reduce_worker, args=(_free_port(), results), nprocs=2)
+    mp.spawn(_all_reduce_worker, args=(free_port(), results), nprocs=2)
     # per-sample mean over both processes: (0 + 1 + 1 + 1) / 4
     assert dict(results) == {0: (0.75, 0.75), 1: (0.75, 0.75)}
 
