@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import pathlib
 from collections.abc import Iterator
 
@@ -10,6 +12,7 @@ import pytest
 
 from drytorch.core import log_events, scope, track
 from drytorch.core.track import Tracker
+from drytorch.trackers import logging as dt_logging
 
 
 class RecordingTracker(Tracker):
@@ -39,18 +42,49 @@ class Config:
     lr: float = 0.01
 
 
+@contextlib.contextmanager
+def _restored_logging() -> Iterator[None]:
+    """Leave the 'drytorch' logger and the root handlers as they were."""
+    drytorch_logger = logging.getLogger('drytorch')
+    handlers = list(drytorch_logger.handlers)
+    level = drytorch_logger.level
+    propagate = drytorch_logger.propagate
+    root_filters = {
+        handler: list(handler.filters)
+        for handler in logging.getLogger().handlers
+    }
+    state = dataclasses.replace(
+        dt_logging._state, filtered=list(dt_logging._state.filtered)
+    )
+    try:
+        yield
+    finally:
+        drytorch_logger.handlers[:] = handlers
+        drytorch_logger.setLevel(level)
+        drytorch_logger.propagate = propagate
+        for handler, filters in root_filters.items():
+            handler.filters[:] = filters
+        for field in dataclasses.fields(state):
+            value = getattr(state, field.name)
+            setattr(dt_logging._state, field.name, value)
+
+
 @pytest.fixture(autouse=True)
 def _isolate(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """Run each test in its own folder, with no default trackers."""
+    """Run each test in its own folder, with no default trackers.
+
+    The 'drytorch' logger's configuration is restored afterwards.
+    """
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv('DRYTORCH_INIT_MODE', raising=False)
     saved = dict(track.DEFAULT_TRACKERS)
     ready = track._defaults_ready
     track.DEFAULT_TRACKERS.clear()
     track.mark_defaults_ready()
-    yield
+    with _restored_logging():
+        yield
     run = scope.active_run()
     if run is not None:
         run.finish('failed')

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,28 +16,9 @@ from drytorch.trackers.logging import INFO_LEVELS, BuiltinLogger
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Leave loggers, streams and the applied mode as they were."""
-    drytorch_logger = logging.getLogger('drytorch')
-    handlers = list(drytorch_logger.handlers)
-    level = drytorch_logger.level
-    propagate = drytorch_logger.propagate
-    root_filters = {
-        handler: list(handler.filters)
-        for handler in logging.getLogger().handlers
-    }
-    state = dataclasses.replace(
-        dt_logging._state, filtered=list(dt_logging._state.filtered)
-    )
+def _forget_applied_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as if no mode had been applied yet."""
     monkeypatch.setattr(_init, '_applied_mode', None)
-    yield
-    drytorch_logger.handlers[:] = handlers
-    drytorch_logger.setLevel(level)
-    drytorch_logger.propagate = propagate
-    for handler, filters in root_filters.items():
-        handler.filters[:] = filters
-    for field in dataclasses.fields(state):
-        setattr(dt_logging._state, field.name, getattr(state, field.name))
 
 
 def _redirect(monkeypatch: pytest.MonkeyPatch) -> tuple[io.StringIO, ...]:

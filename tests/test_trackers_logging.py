@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import io
 import logging
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,30 +23,6 @@ class TTYStream(io.StringIO):
 
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture(autouse=True)
-def _restore_logger() -> Iterator[None]:
-    """Leave the 'drytorch' logger and the root handlers as they were."""
-    drytorch_logger = logging.getLogger('drytorch')
-    handlers = list(drytorch_logger.handlers)
-    level = drytorch_logger.level
-    propagate = drytorch_logger.propagate
-    root_filters = {
-        handler: list(handler.filters)
-        for handler in logging.getLogger().handlers
-    }
-    state = dataclasses.replace(
-        dt_logging._state, filtered=list(dt_logging._state.filtered)
-    )
-    yield
-    drytorch_logger.handlers[:] = handlers
-    drytorch_logger.setLevel(level)
-    drytorch_logger.propagate = propagate
-    for handler, filters in root_filters.items():
-        handler.filters[:] = filters
-    for field in dataclasses.fields(state):
-        setattr(dt_logging._state, field.name, getattr(state, field.name))
 
 
 @pytest.fixture
