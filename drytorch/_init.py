@@ -7,8 +7,10 @@ experiment is created, unless :func:`init_trackers` was called before).
 
 | mode       | default trackers                                    |
 |------------|-----------------------------------------------------|
-| 'standard' | BuiltinLogger, TqdmLogger(leave=True), YamlDumper   |
-| 'hydra'    | BuiltinLogger, TqdmLogger(leave=False), YamlDumper  |
+| 'standard' | BuiltinLogger, TqdmLogger(leave=True), YamlDumper,  |
+|            | HistoryWriter                                       |
+| 'hydra'    | BuiltinLogger, TqdmLogger(leave=False), YamlDumper, |
+|            | HistoryWriter                                       |
 | 'minimal'  | BuiltinLogger, TqdmLogger(enable_training_bar=True) |
 | 'none'     | none                                                |
 
@@ -81,6 +83,13 @@ def _yaml_dumper() -> Tracker | None:
     return YamlDumper()
 
 
+def _history_writer() -> Tracker:
+    # the metric history of recorded runs (read by drytorch.core.history)
+    from drytorch.trackers.history import HistoryWriter
+
+    return HistoryWriter()
+
+
 def init_trackers(mode: str = 'standard') -> None:
     """Replace the default trackers and logger settings with a preset.
 
@@ -109,12 +118,16 @@ def init_trackers(mode: str = 'standard') -> None:
         trackers.append(builtin_logging.BuiltinLogger())
         if mode == 'standard':
             bar = _tqdm_logger(leave=True)
-            trackers += [bar, _yaml_dumper()]
+            trackers += [bar, _yaml_dumper(), _history_writer()]
             verbosity = (
                 INFO_LEVELS.metrics if bar is None else INFO_LEVELS.epoch
             )
         elif mode == 'hydra':
-            trackers += [_tqdm_logger(leave=False), _yaml_dumper()]
+            trackers += [
+                _tqdm_logger(leave=False),
+                _yaml_dumper(),
+                _history_writer(),
+            ]
             verbosity = INFO_LEVELS.metrics
             stream = sys.stdout
             propagate = True

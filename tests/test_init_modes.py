@@ -56,6 +56,7 @@ def test_standard_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         'BuiltinLogger',
         'TqdmLogger',
         'YamlDumper',
+        'HistoryWriter',
     ]
     bar = track.DEFAULT_TRACKERS['TqdmLogger']
     assert bar.leave is True  # type: ignore[attr-defined]
@@ -84,6 +85,7 @@ def test_hydra_mode_logs_to_stdout_and_propagates_once(
             'BuiltinLogger',
             'TqdmLogger',
             'YamlDumper',
+            'HistoryWriter',
         ]
         bar = track.DEFAULT_TRACKERS['TqdmLogger']
         assert bar.leave is False  # type: ignore[attr-defined]
@@ -186,7 +188,11 @@ def test_missing_tqdm_is_skipped_with_a_warning(
     _hide(monkeypatch, 'tqdm', 'drytorch.trackers.tqdm')
     with pytest.warns(exceptions.FailedOptionalImportWarning, match='tqdm'):
         _init.init_trackers('standard')
-    assert list(track.DEFAULT_TRACKERS) == ['BuiltinLogger', 'YamlDumper']
+    assert list(track.DEFAULT_TRACKERS) == [
+        'BuiltinLogger',
+        'YamlDumper',
+        'HistoryWriter',
+    ]
     assert dt_logging.get_verbosity() == INFO_LEVELS.metrics
 
 

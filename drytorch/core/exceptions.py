@@ -14,6 +14,7 @@ exception that fits it best, so callers may catch either::
           │    └── ModelDeviceMismatchError
           ├── EpochNotFoundError             (FileNotFoundError)
           ├── FuncNotApplicableError         (TypeError)
+          ├── HistoryCorruptedError          (ValueError)
           ├── InvalidNameError               (ValueError)
           ├── LossNotScalarError             (ValueError)
           ├── MetricNotFoundError            (LookupError)
@@ -32,7 +33,8 @@ exception that fits it best, so callers may catch either::
           ├── RunNotRecordedError            (LookupError)
           ├── TrackerAlreadyRegisteredError  (ValueError)
           ├── TrackerError                   (RuntimeError)
-          └── TrackerNotUsedError            (LookupError)
+          ├── TrackerNotUsedError            (LookupError)
+          └── UnknownRunError                (LookupError)
 
     UserWarning
      └── DryTorchWarning
@@ -72,6 +74,7 @@ __all__ = [
     'ExperimentalFeatureWarning',
     'FailedOptionalImportWarning',
     'FuncNotApplicableError',
+    'HistoryCorruptedError',
     'InvalidNameError',
     'LossNotScalarError',
     'MetricNotFoundError',
@@ -104,6 +107,7 @@ __all__ = [
     'TrackerError',
     'TrackerExceptionWarning',
     'TrackerNotUsedError',
+    'UnknownRunError',
 ]
 
 
@@ -215,6 +219,16 @@ class FuncNotApplicableError(DryTorchError, TypeError):
     msg_fmt = (
         'Cannot apply {func_name} to an object of type {type_name}: '
         'expected a tensor or a container of tensors.'
+    )
+
+
+class HistoryCorruptedError(DryTorchError, ValueError):
+    """A metric history file cannot be read; other runs are not affected."""
+
+    fields = ('path', 'reason')
+    msg_fmt = (
+        'The metric history file {path} cannot be read ({reason}). It was '
+        'left untouched: repair or remove it.'
     )
 
 
@@ -407,6 +421,13 @@ class TrackerNotUsedError(DryTorchError, LookupError):
 
 
 # warnings
+
+
+class UnknownRunError(DryTorchError, LookupError):
+    """An experiment or a run that was asked for does not exist."""
+
+    fields = ('kind', 'name', 'known')
+    msg_fmt = 'Expected {kind} among {known}, got {name!r}.'
 
 
 class CannotStoreOutputWarning(DryTorchWarning):
