@@ -92,6 +92,31 @@ class Scheduler:
 
     def _slow_tick(self, state: PanelState, now: float, force: bool) -> None:
         self._next_slow = now + self._slow_s
+
+
+def _update_shown_folds(
+    view: LiveView, folds: list[tuple[bool, str, str]]
+) -> list[tuple[bool, str, str]]:
+    """Refresh the folds already shown; return those still to add.
+
+    A model or an actor registered again under its name (a notebook cell run
+    again) replaces its fold instead of adding a second one.
+    """
+    latest: dict[tuple[bool, str], str] = {}
+    for is_model, title, html_text in folds:
+        latest.pop((is_model, title), None)  # keep the order of the last
+        latest[(is_model, title)] = html_text
+    new: list[tuple[bool, str, str]] = []
+    shown = {True: view.titles(view.models), False: view.titles(view.actors)}
+    for (is_model, title), html_text in latest.items():
+        labels = shown[is_model]
+        label = _render.text_label(title)
+        if label in labels:
+            accordion = view.models if is_model else view.actors
+            accordion.children[labels.index(label)].value = html_text
+        else:
+            new.append((is_model, title, html_text))
+    return new
         view = self.view
         view.set_status(_render.status_html(state, now))
         if self.charts_dirty:
@@ -99,7 +124,9 @@ class Scheduler:
             view.set_charts(_render.charts_html(state))
         if self._folds:
             folds, self._folds = self._folds, []
-            view.add_folds(folds)
+            new = _update_shown_folds(view, folds)
+            if new:
+                view.add_folds(new)
         if self.log_dirty and (force or now >= self._next_log):
             self.log_dirty = False
             self._next_log = now + max(LOG_INTERVAL_S, self._slow_s)

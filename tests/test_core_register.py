@@ -97,12 +97,67 @@ def test_default_model_names_unique_in_run(config: Config) -> None:
         assert (first.name, second.name) == ('Linear', 'Linear_2')
 
 
-def test_explicit_duplicate_model_name_raises(config: Config) -> None:
+def test_model_with_taken_name_takes_it_over(
+    config: Config, recorder: RecordingTracker
+) -> None:
+    """A cell run again: the new model has the name, the old is released."""
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(recorder)
+    with exp.create_run() as run:
+        old_module = nn.Linear(1, 1)
+        old = Model(old_module, name='net')
+        old_runner = ModelRunner(old, loader=loader())
+        old_runner()
+        new = Model(nn.Linear(1, 1), name='net')
+        assert new.name == 'net'
+        assert register.registered_model(new.module) is new
+        assert register.registered_model(old_module) is None
+        assert run.metadata_manager.holder('net') is new
+        assert run.metadata_manager.holder('net/ModelRunner') is None
+        with pytest.raises(exceptions.ModuleNotRegisteredError):
+            old_runner()
+        ModelRunner(new, loader=loader())()
+        Model(old_module, name='other')  # the old module is free again
+    models = recorder.of_type(log_events.ModelRegistrationEvent)
+    assert [event.model_name for event in models] == ['net', 'net', 'other']
+    assert models[1].model_ts == new.created_at
+    actors = recorder.of_type(log_events.ActorRegistrationEvent)
+    assert [event.model_name for event in actors] == ['net', 'net']
+
+
+def test_model_of_same_module_takes_over_in_run(config: Config) -> None:
+    """Re-running ``Model(net)`` with ``net`` from an earlier cell."""
+    module = nn.Linear(1, 1)
     with Experiment(config, name='E').create_run():
-        keep = Model(nn.Linear(1, 1), name='net')
-        with pytest.raises(exceptions.NameAlreadyRegisteredError):
-            Model(nn.Linear(1, 1), name='net')
-        assert keep.name == 'net'
+        old = Model(module, name='net')
+        new = Model(module, name='net')
+        assert register.registered_model(module) is new
+        assert Model(module).name == 'net'  # default name: the model's
+        renamed = Model(module, name='renamed')
+        assert register.registered_model(module) is renamed
+        assert old.name == 'net'
+
+
+def test_actor_with_taken_name_takes_it_over(
+    config: Config, recorder: RecordingTracker
+) -> None:
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(recorder)
+    with exp.create_run() as run:
+        model = Model(nn.Linear(1, 1), name='net')
+        old = ModelRunner(model, name='runner', loader=loader())
+        old()
+        new = ModelRunner(model, name='runner', loader=loader())
+        new()
+        assert run.metadata_manager.holder('net/runner') is new
+        old()  # still acts, undocumented: the newer keeps the name
+        new()
+        assert run.metadata_manager.holder('net/runner') is new
+    actors = recorder.of_type(log_events.ActorRegistrationEvent)
+    assert [event.actor_ts for event in actors] == [
+        old.created_at,
+        new.created_at,
+    ]
 
 
 def test_explicit_name_kept_after_resume(config: Config) -> None:

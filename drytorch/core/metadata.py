@@ -1,8 +1,14 @@
 """Documentation of the models and actors of a run.
 
 The :class:`MetadataManager` of a run reserves the names of its models and
-actors (two objects may not share a name, since names become file names)
+actors (two live objects never share a name, since names become file names)
 and publishes the registration events that carry their descriptions.
+
+A name is taken over by the newest object that claims it: re-executing a
+notebook cell that builds ``Model(net, name='linear')`` or a ``Trainer``
+must not fail, nor rename the new object ``linear_2`` (its files would no
+longer be found). The registration event is published again, so trackers
+show the new object; :mod:`drytorch.core.register` releases the old one.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import datetime
 import weakref
 from typing import Any
 
-from drytorch.core import exceptions, log_events, naming, scope
+from drytorch.core import log_events, naming, scope
 from drytorch.utils import repr_utils
 
 __all__ = ['MetadataManager']
@@ -48,17 +54,25 @@ class MetadataManager:
         ref = self.metadata_dict.get(key)
         return ref is not None and ref() is not None
 
-    def _claim(self, key: str, obj: Any, name: str) -> None:
+    def holder(self, key: str) -> Any:
+        """The live object that holds a name (``model/actor`` for actors)."""
         ref = self.metadata_dict.get(key)
-        holder = ref() if ref is not None else None
-        if holder is not None and holder is not obj:
-            raise exceptions.NameAlreadyRegisteredError(name)
-        self.metadata_dict[key] = weakref.ref(obj)
+        return ref() if ref is not None else None
 
-    def register_model(self, model: Any) -> None:
-        """Reserve the model's name and publish its registration."""
+    def _claim(self, key: str, obj: Any) -> Any:
+        """Give the name to ``obj``; return the object it took it from."""
+        holder = self.holder(key)
+        self.metadata_dict[key] = weakref.ref(obj)
+        return holder if holder is not obj else None
+
+    def register_model(self, model: Any) -> Any:
+        """Reserve the model's name and publish its registration.
+
+        Returns:
+            The live model that held the name before, if any.
+        """
         name = naming.validate_name(model.name, 'model name')
-        self._claim(name, model, name)
+        previous = self._claim(name, model)
         scope.publish(
             log_events.ModelRegistrationEvent(
                 model_name=name,
@@ -66,12 +80,28 @@ class MetadataManager:
                 architecture_repr=repr_utils.LiteralStr(repr(model.module)),
             )
         )
+        return previous
 
-    def register_actor(self, actor: Any, model: Any) -> None:
-        """Reserve the actor's name for the model and publish its metadata."""
+    @staticmethod
+    def actor_key(actor: Any, model: Any) -> str:
+        """The key of an actor's name: ``<model name>/<actor name>``.
+
+        Raises:
+            InvalidNameError: if the actor's name cannot be a file name.
+        """
         name = getattr(actor, 'name', '') or type(actor).__name__
         name = naming.validate_name(name, 'actor name')
-        self._claim(f'{model.name}/{name}', actor, name)
+        return f'{model.name}/{name}'
+
+    def register_actor(self, actor: Any, model: Any) -> Any:
+        """Reserve the actor's name for the model and publish its metadata.
+
+        Returns:
+            The live actor that held the name before, if any.
+        """
+        key = self.actor_key(actor, model)
+        name = key.rpartition('/')[2]
+        previous = self._claim(key, actor)
         scope.publish(
             log_events.ActorRegistrationEvent(
                 actor_name=name,
@@ -81,10 +111,17 @@ class MetadataManager:
                 metadata=self.extract_metadata(actor),
             )
         )
+        return previous
 
     def unregister_model(self, model: Any) -> None:
-        """Free the model's name."""
-        self.metadata_dict.pop(model.name, None)
+        """Free the model's name and its actors' names, if it holds them."""
+        if self.holder(model.name) is model:
+            del self.metadata_dict[model.name]
+        prefix = f'{model.name}/'
+        for key in [k for k in self.metadata_dict if k.startswith(prefix)]:
+            actor = self.holder(key)
+            if actor is None or getattr(actor, 'model', None) is model:
+                del self.metadata_dict[key]
 
     def unregister_actor(self, actor: Any) -> None:
         """Free every name the actor holds."""

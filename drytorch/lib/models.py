@@ -70,7 +70,7 @@ class Model(Generic[_In, _Out]):
         should_distribute: bool = True,
     ) -> None:
         """Args:
-            module: the module to wrap; it must not belong to another Model.
+            module: the module to wrap; no Model of another run may wrap it.
             name: the model's name; default: the module's class name (with
                 a suffix if a model of this run already has it).
             device: where to move the module; default: the current
@@ -85,8 +85,10 @@ class Model(Generic[_In, _Out]):
         Raises:
             NoActiveExperimentError: outside a run.
             TypeError: if ``module`` is not an nn.Module.
-            ModuleAlreadyRegisteredError: if the module has a Model.
-            NameAlreadyRegisteredError: if the name is taken in this run.
+            ModuleAlreadyRegisteredError: if a Model of another run wraps
+                the module. In the same run, the new Model replaces the
+                old one wrapping the module or having the name (see
+                :mod:`drytorch.core.register`).
             InvalidNameError: if the name cannot be a folder name.
         """  # noqa: D205
         run = scope.require_run()
@@ -97,7 +99,13 @@ class Model(Generic[_In, _Out]):
             self._name = naming.validate_name(name, 'model name')
         else:
             default = naming.validate_name(type(module).__name__, 'model name')
-            self._name = run.metadata_manager.free_name(default)
+            # a cell run again wraps the same module: keep the old name
+            previous = register.registered_model(module)
+            self._name = (
+                previous.name
+                if previous is not None
+                else run.metadata_manager.free_name(default)
+            )
         self._created_at = datetime.datetime.now()
         self.epoch = 0
         self.mixed_precision = mixed_precision
