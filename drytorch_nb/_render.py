@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import math
 import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from drytorch_nb import _svg
-from drytorch_nb._state import PanelState, clip_text
+from drytorch.utils import formatting
+from drytorch_nb import _bars, _svg
+from drytorch_nb._state import PanelState, Series, clip_text
 
 __all__ = [
     'STATUS_COLORS',
@@ -27,7 +29,6 @@ __all__ = [
     'header_html',
     'log_html',
     'metadata_html',
-    'progress_html',
     'status_html',
     'text_label',
 ]
@@ -80,6 +81,8 @@ def text_label(text: object, limit: int = 80) -> str:
 
 def format_duration(seconds: float) -> str:
     """Seconds as ``1h 02m 03s``, ``2m 03s`` or ``3.2s``."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return '-'
     if seconds < 60:
         return f'{seconds:.1f}s'
     minutes, secs = divmod(int(seconds), 60)
@@ -90,15 +93,8 @@ def format_duration(seconds: float) -> str:
 
 
 def format_metrics(metrics: Mapping[str, Any]) -> str:
-    """Metric values as plain text: ``loss=0.1234, acc=0.9``."""
-    parts = []
-    for name, value in metrics.items():
-        try:
-            shown = format(value, '.4g')
-        except (TypeError, ValueError):
-            shown = _repr.repr(value)
-        parts.append(f'{name}={shown}')
-    return ', '.join(parts)
+    """Metric values as plain text: ``loss=0.1234  acc=0.9``."""
+    return formatting.format_metrics(metrics)
 
 
 def _value_repr(value: object) -> str:
@@ -157,63 +153,37 @@ def header_html(state: PanelState, now: float | None = None) -> str:
             (the live panel shows it in the status line, so that the
             header is not sent again every second).
     """
-    color = STATUS_COLORS.get(state.status, '#555')
-    run = _esc(state.run_id) + (' (resumed)' if state.resumed else '')
-    tags = ', '.join(_esc(tag) for tag in state.tags) or '<i>none</i>'
-    rows = [
-        ('Experiment', f'<b>{_esc(state.exp_name)}</b>'),
-        ('Run', run),
-        (
-            'Status',
-            f'<span class="drytorch-status" style="color: {color}; '
-            f'font-weight: bold;">{_esc(state.status)}</span>',
-        ),
-        ('Tags', tags),
+    color = STATUS_COLORS.get(state.status, '#808080')
+    status = state.status
+    if state.terminated and status != 'running':
+        status = f'{status} · {state.terminated}'
+    items = [
+        f'<b style="font-size: 1.1em;">{_esc(state.exp_name)}</b>',
+        f'run <code>{_esc(state.run_id)}</code>'
+        + (' (resumed)' if state.resumed else ''),
+        f'<span class="drytorch-status" style="color: {color}; '
+        f'font-weight: bold;">{_esc(status)}</span>',
     ]
     if now is not None:
-        elapsed = _esc(format_duration(state.elapsed(now)))
-        rows.insert(3, ('Elapsed', elapsed))
-    body = ''.join(
-        f'<tr><td {_KEY}>{key}</td><td {_CELL}>{value}</td></tr>'
-        for key, value in rows
-    )
+        items.append(f'{_esc(format_duration(state.elapsed(now)))}')
+        if state.epochs_done:
+            items.append(f'{state.epochs_done} epochs')
+    if state.tags:
+        items.append('tags: ' + ', '.join(_esc(tag) for tag in state.tags))
+    line = ' <span style="opacity: 0.5;">·</span> '.join(items)
     return (
-        f'<div class="drytorch-header"><table {_TABLE}>{body}</table>'
-        '<details><summary>Configuration</summary>'
-        f'{config_html(state.config)}</details></div>'
+        '<div class="drytorch-header" style="min-width: 0;">'
+        f'<div style="display: flex; flex-wrap: wrap; gap: 0 6px; '
+        f'align-items: baseline;">{line}</div>'
+        '<details><summary style="cursor: pointer;">Configuration</summary>'
+        '<div style="overflow-x: auto; max-width: 100%;">'
+        f'{config_html(state.config)}</div></details></div>'
     )
 
 
 def status_html(state: PanelState, now: float) -> str:
-    """One line: elapsed time, epoch, current pass and running metrics."""
-    parts = [f'elapsed {format_duration(state.elapsed(now))}']
-    if state.end_epoch:
-        parts.append(f'epoch {state.epoch}/{state.end_epoch}')
-    progress = state.progress
-    if progress.source:
-        parts.append(
-            f'{progress.source}: {progress.done}/{progress.n_iter} batches'
-        )
-    if progress.metrics:
-        parts.append(format_metrics(progress.metrics))
-    return (
-        '<div class="drytorch-status-line" style="font-family: monospace;">'
-        f'{_esc(" · ".join(parts))}</div>'
-    )
-
-
-def progress_html(label: str, value: int, total: int) -> str:
-    """A static progress bar with its label and count."""
-    total = max(total, 0)
-    value = min(max(value, 0), total) if total else value
-    return (
-        '<div class="drytorch-progress">'
-        f'<span style="display: inline-block; min-width: 90px;">'
-        f'{_esc(label)}</span> '
-        f'<progress value="{value}" max="{max(total, 1)}" '
-        'style="width: 240px;"></progress> '
-        f'<span>{value}/{total}</span></div>'
-    )
+    """The progress bars, then one line of running metrics."""
+    return _bars.bars_html(state, now, metrics=True)
 
 
 def _tree_lines(text: str) -> list[tuple[int, str]]:
@@ -266,8 +236,29 @@ def architecture_html(architecture: str) -> str:
     return ''.join(parts)
 
 
+def _best_points(
+    state: PanelState, model: str, metric: str, chart: dict[str, Series]
+) -> dict[str, tuple[float, float]]:
+    """The best point of the monitored curve: validation, else training.
+
+    Only one curve per chart is marked, so the mark answers "which epoch
+    was best" rather than decorating every line.
+    """
+    sources = [name for name in chart if name != state.training_source]
+    sources = sources or list(chart)
+    for source in sources:
+        summary = state.summaries.get((model, source, metric))
+        if summary is not None and summary.best_epoch >= 0:
+            return {source: (float(summary.best_epoch), summary.best)}
+    return {}
+
+
 def charts_html(state: PanelState, as_images: bool = False) -> str:
     """One SVG chart per metric, curves of every source overlaid.
+
+    Training curves are solid, the others dashed; the best epoch of the
+    validation curve (or of the training one, without validation) is
+    ringed and named in the legend.
 
     Args:
         state: the run's state.
@@ -275,26 +266,39 @@ def charts_html(state: PanelState, as_images: bool = False) -> str:
             rather than as inline ``<svg>``: notebook viewers that sanitize
             untrusted HTML (JupyterLab, for a notebook it did not run)
             remove inline SVG but keep such images, and a browser never
-            runs anything inside an SVG shown as an image.
+            runs anything inside an SVG shown as an image. Images cannot
+            inherit the page's text colour, so they use a grey that reads
+            on light and dark themes.
     """
     charts = []
-    for title, chart in state.iter_charts():
+    several = len(state.model_names()) > 1
+    for (model, metric), chart in state.curves.items():
+        title = f'{model} · {metric}' if several else metric
+        dashed = None
+        if state.training_source:
+            dashed = {name: name != state.training_source for name in chart}
         svg = _svg.line_chart(
             title,
             {source: series.points() for source, series in chart.items()},
+            best=_best_points(state, model, metric, chart),
+            dashed=dashed,
+            ink=_svg.MID_GREY if as_images else 'currentColor',
         )
         if as_images:
             svg = (
                 f'<img class="drytorch-chart" src="{_svg.data_uri(svg)}" '
                 f'alt="{_esc(title)}" title="{_esc(title)}" '
-                'style="margin: 2px;"/>'
+                'style="max-width: 100%; height: auto;"/>'
             )
-        charts.append(svg)
+        charts.append(
+            '<div style="flex: 0 1 380px; min-width: 0; max-width: 100%;">'
+            f'{svg}</div>'
+        )
     if not charts:
         return '<div class="drytorch-charts"><i>no metrics yet</i></div>'
     return (
         '<div class="drytorch-charts" style="display: flex; '
-        f'flex-wrap: wrap;">{"".join(charts)}</div>'
+        f'flex-wrap: wrap; gap: 8px 16px;">{"".join(charts)}</div>'
     )
 
 
@@ -303,4 +307,7 @@ def log_html(lines: Iterable[str]) -> str:
     text = '\n'.join(lines)
     if not text:
         return '<i>no events</i>'
-    return f'<pre class="drytorch-log" style="margin: 0;">{_esc(text)}</pre>'
+    return (
+        '<pre class="drytorch-log" style="margin: 0; white-space: pre-wrap; '
+        f'overflow-wrap: anywhere;">{_esc(text)}</pre>'
+    )

@@ -3,22 +3,22 @@
 Every widget update is one comm message, so the schedule bounds the
 messages per second, whatever the events:
 
-* a *tick*, at most ``progress_hz`` times per second, sends one progress
-  bar: the epoch bar when its value changed (at most ``chart_hz`` times per
-  second), otherwise the batch bar;
-* a *slow tick*, at most ``chart_hz`` times per second, sends the status
-  line, the charts if a metric arrived, the folds of newly registered
-  models and actors, and, at most every five seconds, the event log.
+* a *tick*, at most ``progress_hz`` times per second, sends the progress
+  widget (both bars, their counts, rate and time left, and the running
+  metrics) when it changed;
+* a *slow tick*, at most ``chart_hz`` times per second, sends the header
+  and the charts if they changed, the folds of newly registered models and
+  actors, and, at most every five seconds, the event log.
 
-With the defaults (4 Hz, 1 Hz) that is 4 + 2 messages per second, plus one
-per accordion while models or actors register, plus the log every 5 s. A
-forced sync (end of a cell, of a training without a cell hook) sends
-whatever changed, at once.
+With the defaults (4 Hz, 1 Hz) that is at most 4 + 2 messages per second,
+plus one per accordion while models or actors register, plus the log every
+5 s. A forced sync (end of a cell, of a training without a cell hook)
+sends whatever changed, at once.
 """
 
 from __future__ import annotations
 
-from drytorch_nb import _render
+from drytorch_nb import _render, _summary
 from drytorch_nb._state import PanelState
 from drytorch_nb._widgets import LiveView
 
@@ -52,10 +52,8 @@ class Scheduler:
         self._slow_s = 1.0 / chart_hz
         self._next_tick = now + self._tick_s
         self._next_slow = now + self._slow_s
-        self._next_epoch = now
         self._next_log = now + LOG_INTERVAL_S
         self.next_due = min(self._next_tick, self._next_slow)
-        self._shown_epoch: tuple[int, int] | None = None
         self._folds: list[tuple[bool, str, str]] = []
         self.charts_dirty = False
         self.log_dirty = False
@@ -74,24 +72,26 @@ class Scheduler:
 
     def _tick(self, state: PanelState, now: float, force: bool) -> None:
         self._next_tick = now + self._tick_s
-        view = self.view
-        epoch = (
-            state.epochs_done - state.start_epoch,
-            state.end_epoch - state.start_epoch,
-        )
-        epoch_due = state.end_epoch and epoch != self._shown_epoch
-        if epoch_due and (force or now >= self._next_epoch):
-            self._shown_epoch = epoch
-            self._next_epoch = now + self._slow_s
-            view.set_epochs(*epoch)
-            if not force:
-                return  # one bar per tick: the batch bar waits for the next
-        progress = state.progress
-        if progress.source:
-            view.set_pass(progress.source, progress.done, progress.n_iter)
+        self.view.set_status(_render.status_html(state, now))
 
     def _slow_tick(self, state: PanelState, now: float, force: bool) -> None:
         self._next_slow = now + self._slow_s
+        view = self.view
+        view.set_header(_render.header_html(state))
+        if self.charts_dirty:
+            self.charts_dirty = False
+            view.set_charts(
+                _summary.summary_html(state) + _render.charts_html(state)
+            )
+        if self._folds:
+            folds, self._folds = self._folds, []
+            new = _update_shown_folds(view, folds)
+            if new:
+                view.add_folds(new)
+        if self.log_dirty and (force or now >= self._next_log):
+            self.log_dirty = False
+            self._next_log = now + max(LOG_INTERVAL_S, self._slow_s)
+            view.set_log('\n'.join(state.log) + '\n')
 
 
 def _update_shown_folds(
@@ -117,17 +117,3 @@ def _update_shown_folds(
         else:
             new.append((is_model, title, html_text))
     return new
-        view = self.view
-        view.set_status(_render.status_html(state, now))
-        if self.charts_dirty:
-            self.charts_dirty = False
-            view.set_charts(_render.charts_html(state))
-        if self._folds:
-            folds, self._folds = self._folds, []
-            new = _update_shown_folds(view, folds)
-            if new:
-                view.add_folds(new)
-        if self.log_dirty and (force or now >= self._next_log):
-            self.log_dirty = False
-            self._next_log = now + max(LOG_INTERVAL_S, self._slow_s)
-            view.set_log('\n'.join(state.log) + '\n')

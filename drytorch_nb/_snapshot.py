@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import html
 
-from drytorch_nb import _render
+from drytorch_nb import _bars, _cards, _render, _summary
 from drytorch_nb._state import PanelState
 
-__all__ = ['snapshot_html']
+__all__ = ['PANEL_STYLE', 'snapshot_html']
+
+PANEL_STYLE = (
+    'border: 1px solid var(--jp-border-color2, rgba(128, 128, 128, 0.4)); '
+    'border-radius: 6px; padding: 8px 12px; min-width: 0; max-width: 100%; '
+    'box-sizing: border-box; overflow-x: auto; '
+    'font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px;'
+)
+"""The frame of a panel (live or snapshot): no width, theme colours."""
 
 
 def _section(title: str, body: str, is_open: bool = False) -> str:
@@ -32,8 +40,7 @@ def _models(state: PanelState) -> str:
     if not state.models:
         return '<i>no model registered</i>'
     return ''.join(
-        _section(name, _render.architecture_html(arch))
-        for name, arch in state.models.items()
+        _section(name, _cards.model_html(state, name)) for name in state.models
     )
 
 
@@ -41,32 +48,14 @@ def _actors(state: PanelState) -> str:
     if not state.actors:
         return '<i>no actor registered</i>'
     return ''.join(
-        _section(
-            f'{info.name} ({info.model_name})',
-            _render.metadata_html(info.metadata),
-        )
-        for info in state.actors.values()
+        _section(_cards.actor_title(key), _cards.actor_html(state, key))
+        for key in state.actors
     )
 
 
-def _progress(state: PanelState) -> str:
-    parts = []
-    if state.end_epoch:
-        parts.append(
-            _render.progress_html(
-                'Epoch',
-                state.epochs_done - state.start_epoch,
-                state.end_epoch - state.start_epoch,
-            )
-        )
-    progress = state.progress
-    if progress.source:
-        parts.append(
-            _render.progress_html(
-                progress.source, progress.done, progress.n_iter
-            )
-        )
-    return ''.join(parts)
+def _progress(state: PanelState, now: float) -> str:
+    """The bars as they ended (what was done of what was planned)."""
+    return _bars.bars_html(state, now)
 
 
 def snapshot_html(state: PanelState, now: float) -> str:
@@ -77,8 +66,9 @@ def snapshot_html(state: PanelState, now: float) -> str:
         now: the clock reading used for the elapsed time of a running run.
 
     Returns:
-        A ``<div>`` with the header, progress, charts, models, actors and
-        event log; every user-provided text in it is escaped.
+        A ``<div>`` with the header (status, duration, epochs), the final
+        and best value of every metric, the bars, then the charts, models,
+        actors and event log; every user-provided text in it is escaped.
     """
     sections = [
         _section(
@@ -89,9 +79,7 @@ def snapshot_html(state: PanelState, now: float) -> str:
         _section('Log', _render.log_html(state.log)),
     ]
     return (
-        '<div class="drytorch-panel drytorch-snapshot" style="border: 1px '
-        'solid #ccc; border-radius: 4px; padding: 6px 10px; '
-        'font-family: sans-serif; font-size: 13px;">'
-        f'{_render.header_html(state, now)}{_progress(state)}'
-        f'{"".join(sections)}</div>'
+        f'<div class="drytorch-panel drytorch-snapshot" style="{PANEL_STYLE}">'
+        f'{_render.header_html(state, now)}{_summary.summary_html(state)}'
+        f'{_progress(state, now)}{"".join(sections)}</div>'
     )

@@ -10,16 +10,50 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from drytorch_nb._card_data import CardBook
+
 __all__ = [
     'ActorInfo',
+    'MetricSummary',
     'PanelState',
     'PassProgress',
     'Series',
     'clip_text',
+    'lower_is_better',
 ]
+
+_LOWER_WORDS = (
+    'loss',
+    'error',
+    'entropy',
+    'perplexity',
+    'distance',
+    'divergence',
+    'cost',
+    'regret',
+)
+_LOWER_TOKENS = frozenset(
+    {'ce', 'bce', 'nll', 'mse', 'mae', 'rmse', 'kl', 'kld', 'l1', 'l2', 'err'}
+)
+
+
+def lower_is_better(name: str) -> bool:
+    """Whether smaller values of the named metric are better.
+
+    Losses and errors go down: names that contain 'loss', 'error',
+    'entropy', ... or a word such as 'CE', 'NLL', 'MSE', 'MAE'. Every other
+    metric (accuracy, F1, ...) goes up.
+    """
+    lowered = name.lower()
+    if any(word in lowered for word in _LOWER_WORDS):
+        return True
+    tokens = re.split(r'[^0-9a-z]+', lowered)
+    return any(token in _LOWER_TOKENS for token in tokens)
+
 
 MAX_TEXT = 50_000
 """Longest text (e.g. a model repr) kept, in characters."""
@@ -92,6 +126,46 @@ class Series:
 
 
 @dataclasses.dataclass
+class MetricSummary:
+    """The final and the best value of one metric of one source.
+
+    Kept apart from the drawn curves, which are thinned out: the best value
+    is exact however long the training.
+
+    Attributes:
+        lower_is_better: the metric's direction.
+        final: the latest value.
+        final_epoch: the epoch of the latest value.
+        best: the best value so far (NaN until a finite value arrives).
+        best_epoch: the epoch of the best value (-1 until then).
+        count: how many values arrived.
+    """
+
+    lower_is_better: bool
+    final: float = math.nan
+    final_epoch: int = -1
+    best: float = math.nan
+    best_epoch: int = -1
+    count: int = 0
+
+    def add(self, epoch: int, value: float) -> None:
+        """Record the value of an epoch."""
+        self.final = value
+        self.final_epoch = epoch
+        self.count += 1
+        if not math.isfinite(value):
+            return
+        best = self.best
+        if (
+            math.isnan(best)
+            or (self.lower_is_better and value < best)
+            or (not self.lower_is_better and value > best)
+        ):
+            self.best = value
+            self.best_epoch = epoch
+
+
+@dataclasses.dataclass
 class ActorInfo:
     """An actor as registered in the run.
 
@@ -116,6 +190,8 @@ class PassProgress:
         done: batches done so far.
         dataset_size: samples of the dataset.
         metrics: the latest running metric values.
+        started: clock reading when the pass started.
+        updated: clock reading of the latest progress report.
     """
 
     source: str = ''
@@ -123,6 +199,20 @@ class PassProgress:
     done: int = 0
     dataset_size: int = 0
     metrics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    started: float = 0.0
+    updated: float = 0.0
+
+    def rate(self) -> float:
+        """Batches per second so far (0 before the first report)."""
+        spent = self.updated - self.started
+        return self.done / spent if self.done and spent > 0 else 0.0
+
+    def remaining(self) -> float:
+        """Estimated seconds to the end of the pass (NaN if unknown)."""
+        rate = self.rate()
+        if not rate:
+            return math.nan
+        return max(self.n_iter - self.done, 0) / rate
 
 
 @dataclasses.dataclass
@@ -148,6 +238,11 @@ class PanelState:
         progress: the current pass.
         log: the latest notable events, one line each.
         max_points: the most points of a series.
+        summaries: final and best value per (model, source, metric).
+        training_started: clock reading when the current training started.
+        training_source: the trainer's name (its curves are solid).
+        terminated: why the training stopped early, if it did.
+        cards: what the model and actor cards are drawn from.
     """
 
     exp_name: str = ''
@@ -174,6 +269,34 @@ class PanelState:
         default_factory=lambda: collections.deque(maxlen=200)
     )
     max_points: int = 200
+    summaries: dict[tuple[str, str, str], MetricSummary] = dataclasses.field(
+        default_factory=dict
+    )
+    training_started: float | None = None
+    training_source: str = ''
+    terminated: str = ''
+    cards: CardBook = dataclasses.field(default_factory=CardBook)
+
+    def epochs_left_time(self, now: float) -> float:
+        """Estimated seconds to the end of the training (NaN if unknown).
+
+        From the mean time of the epochs done in this training, plus what
+        is left of the current pass when it belongs to the trainer.
+        """
+        started = self.training_started
+        done = self.epochs_done - self.start_epoch
+        left = self.end_epoch - self.epochs_done
+        if started is None or left <= 0:
+            return 0.0 if left <= 0 else math.nan
+        progress = self.progress
+        fraction = 0.0
+        if progress.source == self.training_source and progress.n_iter:
+            fraction = min(progress.done / progress.n_iter, 1.0)
+        spent = now - started
+        if done + fraction <= 0 or spent <= 0:
+            return math.nan
+        per_epoch = spent / (done + fraction)
+        return per_epoch * (left - fraction)
 
     def elapsed(self, now: float) -> float:
         """Seconds since the run started (until it stopped)."""
@@ -189,16 +312,25 @@ class PanelState:
     ) -> None:
         """Append one point per metric to the source's curves."""
         x = float(epoch)
+        summaries = self.summaries
         for name, value in metrics.items():
             try:
                 y = float(value)
             except (TypeError, ValueError):
                 continue  # not a number: nothing to draw
-            chart = self.curves.setdefault((model_name, str(name)), {})
+            metric = str(name)
+            chart = self.curves.setdefault((model_name, metric), {})
             series = chart.get(source)
             if series is None:
                 series = chart[source] = Series(self.max_points)
             series.append(x, y)
+            key = (model_name, source, metric)
+            summary = summaries.get(key)
+            if summary is None:
+                summary = summaries[key] = MetricSummary(
+                    lower_is_better(metric)
+                )
+            summary.add(epoch, y)
 
     def model_names(self) -> set[str]:
         """Models that appear in the charts."""

@@ -1,10 +1,15 @@
 """The live panel: a tree of core ipywidgets (7.6 to 8.x).
 
 Only widgets that every frontend renders natively are used (VBox, HTML,
-FloatProgress, Tab, Accordion, Output), and only APIs common to ipywidgets 7
-and 8 (``set_title``, ``hold_sync``, trait assignment). Each setter changes
-one widget inside ``hold_sync()``, so it costs at most one comm message, and
-none when nothing changed.
+Tab, Accordion, Output), and only APIs common to ipywidgets 7 and 8
+(``set_title``, ``hold_sync``, trait assignment). Each setter changes one
+widget, so it costs at most one comm message, and none when nothing
+changed. No widget has a fixed width: the bars are HTML that shrinks with
+the notebook (see :mod:`drytorch_nb._bars`).
+
+The progress widget can be shown twice: in the panel and, as a compact
+view, in the cell that trains or evaluates. Both views are of the same
+widget, so keeping both up to date costs one message.
 """
 
 from __future__ import annotations
@@ -34,9 +39,8 @@ class LiveView:
     Attributes:
         root: the panel's top widget (a VBox).
         header: experiment, run, status, tags and configuration (HTML).
-        epoch_bar: epochs done in the current training (FloatProgress).
-        batch_bar: batches done in the current pass (FloatProgress).
-        status: elapsed time, epoch, pass and running metrics (HTML).
+        status: the epoch and batch bars with their counts, rate and time
+            left, and the running metrics (HTML).
         tabs: the Metrics, Model, Actors and Log tabs (Tab).
         charts: the metric charts (HTML).
         models: one fold per model architecture (Accordion).
@@ -54,25 +58,8 @@ class LiveView:
         widgets: Any = importlib.import_module('ipywidgets')
         self._widgets = widgets
         self._v7 = _major_version(widgets) < 8
-        bar_style = {'description_width': '70px'}
         # initial values travel with the widgets' creation: no update
         self.header = widgets.HTML(value=header)
-        self.epoch_bar = widgets.FloatProgress(
-            value=0.0,
-            min=0.0,
-            max=1.0,
-            description='Epoch',
-            style=bar_style,
-            layout={'width': '480px'},
-        )
-        self.batch_bar = widgets.FloatProgress(
-            value=0.0,
-            min=0.0,
-            max=1.0,
-            description='Batches',
-            style=bar_style,
-            layout={'width': '480px'},
-        )
         self.status = widgets.HTML(value=status)
         self.charts = widgets.HTML(value='<i>no metrics yet</i>')
         self.models = widgets.Accordion(children=[], selected_index=None)
@@ -84,19 +71,12 @@ class LiveView:
             **self._titles_kwargs(TAB_TITLES),
         )
         self.root = widgets.VBox(
-            children=[
-                self.header,
-                self.epoch_bar,
-                self.batch_bar,
-                self.status,
-                self.tabs,
-            ]
+            children=[self.header, self.status, self.tabs],
+            layout={'width': '100%', 'max_width': '100%'},
         )
         self._owned: list[Any] = [
             self.root,
             self.header,
-            self.epoch_bar,
-            self.batch_bar,
             self.status,
             self.tabs,
             self.charts,
@@ -104,6 +84,7 @@ class LiveView:
             self.actors,
             self.log,
         ]
+        self._compacts: list[Any] = []
         self.closed = False
 
     def connected(self) -> bool:
@@ -118,21 +99,45 @@ class LiveView:
         # ipykernel's comms outside a kernel have no kernel to send through
         return getattr(comm, 'kernel', True) is not None
 
-    def mime_bundle(self, text: str) -> dict[str, Any]:
+    def mime_bundle(self, text: str, widget: Any = None) -> dict[str, Any]:
         """The display data of the panel, with a plain-text fallback.
 
         Published raw (not through ``display(widget)``) because ipywidgets 7
         displays itself and would drop the display id needed to replace the
         panel by its snapshot.
+
+        Args:
+            text: the plain-text fallback.
+            widget: the widget to show; None for the whole panel.
         """
+        shown = self.root if widget is None else widget
         return {
             'text/plain': text,
             _WIDGET_MIME: {
                 'version_major': 2,
                 'version_minor': 0,
-                'model_id': self.root.model_id,
+                'model_id': shown.model_id,
             },
         }
+
+    def compact(self) -> Any:
+        """A new compact view (the progress widget alone) for a cell.
+
+        Close it with :meth:`close_compact`; the progress widget it shows
+        stays the panel's.
+        """
+        box = self._widgets.VBox(
+            children=[self.status], layout={'width': '100%'}
+        )
+        self._compacts.append(box)
+        return box
+
+    def close_compact(self, box: Any) -> None:
+        """Close a compact view (not the progress widget it shows)."""
+        if box in self._compacts:
+            self._compacts.remove(box)
+        box.layout.close()
+        box.close()
 
     def set_status(self, value: str) -> None:
         """Replace the status line's HTML."""
@@ -142,26 +147,9 @@ class LiveView:
         """Replace the charts' HTML."""
         self.charts.value = value
 
-    def set_epochs(self, done: int, total: int) -> None:
-        """Show ``done`` of ``total`` epochs."""
-        bar = self.epoch_bar
-        total = max(total, 1)
-        with bar.hold_sync():
-            bar.value = 0.0
-            bar.max = float(total)
-            bar.value = float(min(max(done, 0), total))
-
-    def set_pass(self, source: str, done: int, total: int) -> None:
-        """Show ``done`` of ``total`` batches of the source's pass."""
-        bar = self.batch_bar
-        total = max(total, 1)
-        label = text_label(source, 24) or 'Batches'
-        with bar.hold_sync():
-            if bar.max != total:
-                bar.value = 0.0
-                bar.max = float(total)
-            bar.value = float(min(max(done, 0), total))
-            bar.description = label
+    def set_header(self, value: str) -> None:
+        """Replace the header's HTML."""
+        self.header.value = value
 
     def set_log(self, text: str) -> None:
         """Replace the log's content (the caller bounds it)."""
@@ -225,6 +213,8 @@ class LiveView:
         if self.closed:
             return
         self.closed = True
+        for box in list(self._compacts):
+            self.close_compact(box)
         owned, self._owned = self._owned, []
         for widget in owned:
             for name in ('layout', 'style'):

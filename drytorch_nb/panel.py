@@ -30,7 +30,7 @@ from typing import IO, Any, Literal
 
 from drytorch.core import log_events
 from drytorch.core.track import Tracker, on
-from drytorch_nb import _env, _render, _snapshot, _text
+from drytorch_nb import _bars, _cards, _env, _render, _snapshot, _text
 from drytorch_nb._schedule import Scheduler
 from drytorch_nb._state import ActorInfo, PanelState, PassProgress
 from drytorch_nb._widgets import LiveView
@@ -40,6 +40,7 @@ __all__ = ['NotebookPanel']
 Mode = Literal['auto', 'widgets', 'text']
 
 _CELL_EVENT = 'post_run_cell'
+_CARD_REFRESH_S = 5.0  # least time between two redraws of the actor cards
 _MODES = ('auto', 'widgets', 'text')
 
 
@@ -112,6 +113,9 @@ class NotebookPanel(Tracker):
         self._scheduler: Scheduler | None = None
         self._handle: Any = None
         self._cell_hook: Any = None
+        self._panel_cell: int | None = None
+        self._compact_cell: int | None = None
+        self._compact: tuple[Any, Any] | None = None
         self._text_mode = True
         self._last_snapshot = ''
 
@@ -144,6 +148,39 @@ class NotebookPanel(Tracker):
         if state is None:
             return self._last_snapshot
         return _snapshot.snapshot_html(state, self._clock())
+
+    def add_log_line(self, text: str) -> None:
+        """Add a line that no event describes to the Log of the run shown.
+
+        The extension forwards here the records of the ``'drytorch'``
+        logger that are not event lines (warnings, messages of user code).
+        Control characters are shown escaped and long text is cut, so the
+        line stays one line. Where no live panel shows a run (text mode, or
+        between runs), the line is written to ``stream`` instead, like the
+        event lines in text mode, so that it is not lost.
+
+        Args:
+            text: the message.
+
+        Raises:
+            TypeError: if the text is not a string.
+        """
+        if not isinstance(text, str):
+            msg = f'Expected the log line to be a str, got {text!r}.'
+            raise TypeError(msg)
+        line = _text.one_line(text)
+        state = self._state
+        if state is not None:
+            state.log.append(line)
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.log_dirty = True
+            return
+        stream = sys.stdout if self.stream is None else self.stream
+        stream.write(line + '\n')
+        flush = getattr(stream, 'flush', None)
+        if flush is not None:
+            flush()
 
     def clean_up(self) -> None:
         """Replace the live panel by its snapshot and close the widgets."""
@@ -178,31 +215,76 @@ class NotebookPanel(Tracker):
     @on(log_events.ModelRegistrationEvent)
     def _on_model(self, event: log_events.ModelRegistrationEvent) -> None:
         state = self._ensure_state()
-        state.models[event.model_name] = event.architecture_repr
-        scheduler = self._scheduler
-        if scheduler is not None:
-            scheduler.add_fold(
-                True,
-                event.model_name,
-                _render.architecture_html(event.architecture_repr),
-            )
+        name = event.model_name
+        known = name in state.models  # registered again: same fold
+        state.models[name] = event.architecture_repr
+        if event.summary is not None:
+            state.cards.summaries[name] = event.summary
+        else:
+            state.cards.summaries.pop(name, None)
+        card = _cards.model_html(state, name)
+        if known:
+            self._set_card(True, list(state.models).index(name), card)
+        elif self._scheduler is not None:
+            self._scheduler.add_fold(True, name, card)
         self._log(event)
         self._sync()
+
+    @on(log_events.ModelShapesEvent)
+    def _on_model_shapes(self, event: log_events.ModelShapesEvent) -> None:
+        state = self._ensure_state()
+        name = event.model_name
+        summaries = state.cards.summaries
+        summary = event.summary
+        if summary is None and name in summaries:
+            summary = summaries[name].with_shapes(
+                event.shapes, event.input_shape, event.shapes.get('', '')
+            )
+        if summary is None or name not in state.models:
+            return
+        summaries[name] = summary
+        index = list(state.models).index(name)
+        self._set_card(True, index, _cards.model_html(state, name))
 
     @on(log_events.ActorRegistrationEvent)
     def _on_actor(self, event: log_events.ActorRegistrationEvent) -> None:
         state = self._ensure_state()
+        key = (event.actor_name, event.model_name)
+        known = key in state.actors  # registered again: same fold
         info = ActorInfo(event.actor_name, event.model_name, event.metadata)
-        state.actors[(event.actor_name, event.model_name)] = info
-        scheduler = self._scheduler
-        if scheduler is not None:
-            scheduler.add_fold(
-                False,
-                f'{event.actor_name} ({event.model_name})',
-                _render.metadata_html(event.metadata),
-            )
+        state.actors[key] = info
+        state.cards.settings[key] = event.settings
+        card = _cards.actor_html(state, key)
+        if known:
+            self._set_card(False, list(state.actors).index(key), card)
+        elif self._scheduler is not None:
+            self._scheduler.add_fold(False, _cards.actor_title(key), card)
         self._log(event)
         self._sync()
+
+    @on(log_events.EndEpochEvent, log_events.EndTrainingEvent)
+    def _on_actor_cards(self, event: log_events.Event) -> None:
+        """Redraw the live actor cards (epochs done), every few seconds."""
+        state = self._state
+        if state is None or self._scheduler is None:
+            return
+        now = self._clock()
+        is_end = isinstance(event, log_events.EndTrainingEvent)
+        if not is_end and now < state.cards.next_refresh:
+            return
+        state.cards.next_refresh = now + _CARD_REFRESH_S
+        for index, key in enumerate(state.actors):
+            self._set_card(False, index, _cards.actor_html(state, key))
+
+    def _set_card(self, is_model: bool, index: int, card: str) -> None:
+        """Replace the HTML of a model's or an actor's live fold."""
+        view = self.view
+        if view is None:
+            return
+        accordion = view.models if is_model else view.actors
+        if not _cards.set_fold(accordion, index, card):
+            self._sync(force=True)  # its fold was queued: send it first
+            _cards.set_fold(accordion, index, card)
 
     @on(log_events.StartTrainingEvent)
     def _on_start_training(self, event: log_events.StartTrainingEvent) -> None:
@@ -210,7 +292,11 @@ class NotebookPanel(Tracker):
         state.start_epoch = state.epochs_done = event.start_epoch
         state.epoch = event.start_epoch
         state.end_epoch = event.end_epoch
+        state.training_started = self._clock()
+        state.training_source = event.source_name
+        state.terminated = ''
         self._log(event)
+        self._show_compact()
         self._sync()
 
     @on(log_events.StartEpochEvent)
@@ -229,15 +315,19 @@ class NotebookPanel(Tracker):
     @on(log_events.IterateBatchEvent)
     def _on_iterate(self, event: log_events.IterateBatchEvent) -> None:
         state = self._ensure_state()
+        now = self._clock()
         progress = PassProgress(
             source=event.source_name,
             n_iter=event.n_iter,
             dataset_size=event.dataset_size,
+            started=now,
+            updated=now,
         )
         state.progress = progress
         event.push_updates.append(
             functools.partial(self._on_progress, progress)
         )
+        self._show_compact()
 
     def _on_progress(
         self,
@@ -251,11 +341,10 @@ class NotebookPanel(Tracker):
         n_iter = progress.n_iter
         progress.done = done if done < n_iter else n_iter
         progress.metrics = metrics
+        now = progress.updated = self._clock()  # for the rate: few calls/s
         scheduler = self._scheduler
-        if scheduler is not None:
-            now = self._clock()
-            if now >= scheduler.next_due:
-                self._sync(now)
+        if scheduler is not None and now >= scheduler.next_due:
+            self._sync(now)
 
     @on(log_events.MetricEvent)
     def _on_metrics(self, event: log_events.MetricEvent) -> None:
@@ -269,9 +358,16 @@ class NotebookPanel(Tracker):
         self._log(event)
         self._sync()
 
+    @on(log_events.TerminatedTrainingEvent)
+    def _on_terminated(
+        self, event: log_events.TerminatedTrainingEvent
+    ) -> None:
+        state = self._ensure_state()
+        state.terminated = f'stopped early at epoch {event.epoch}'
+        self._on_notable(event)
+
     @on(
         log_events.EndTrainingEvent,
-        log_events.TerminatedTrainingEvent,
         log_events.StartTestEvent,
         log_events.EndTestEvent,
         log_events.SaveModelEvent,
@@ -295,6 +391,46 @@ class NotebookPanel(Tracker):
     def _after_cell(self, result: Any = None) -> None:
         """IPython's post_run_cell hook: show the state the cell left."""
         self._sync(force=True)
+        self._end_compact()
+
+    def _show_compact(self) -> None:
+        """Show the progress in the running cell, if the panel is elsewhere.
+
+        One compact view per cell: the progress widget of the panel, shown
+        a second time. When the cell ends it becomes static HTML.
+        """
+        scheduler = self._scheduler
+        if scheduler is None or self._cell_hook is None:
+            return
+        cell = getattr(_env.ipython_shell(), 'execution_count', None)
+        if cell is None or cell in (self._panel_cell, self._compact_cell):
+            return
+        self._end_compact()
+        view = scheduler.view
+        box = view.compact()
+        self._compact = (
+            box,
+            _display_raw(
+                view.mime_bundle('drytorch progress (see the run panel)', box)
+            ),
+        )
+        self._compact_cell = cell
+
+    def _end_compact(self) -> None:
+        """Replace the cell's compact view by the bars as they ended."""
+        compact, self._compact = self._compact, None
+        self._compact_cell = None
+        scheduler, state = self._scheduler, self._state
+        if compact is None:
+            return
+        box, handle = compact
+        try:
+            if handle is not None and state is not None:
+                html_text = _bars.bars_html(state, self._clock(), metrics=True)
+                handle.update(_html_object(html_text))
+        finally:
+            if scheduler is not None:
+                scheduler.view.close_compact(box)
 
     def _ensure_state(self) -> PanelState:
         state = self._state
@@ -333,6 +469,7 @@ class NotebookPanel(Tracker):
             )
         )
         shell = _env.ipython_shell()
+        self._panel_cell = getattr(shell, 'execution_count', None)
         events = getattr(shell, 'events', None)
         if events is not None:
             events.register(_CELL_EVENT, self._after_cell)
@@ -375,6 +512,7 @@ class NotebookPanel(Tracker):
             state.stopped = now
         html_text = _snapshot.snapshot_html(state, now)
         self._last_snapshot = html_text
+        self._end_compact()
         scheduler, self._scheduler = self._scheduler, None
         handle, self._handle = self._handle, None
         events, self._cell_hook = self._cell_hook, None

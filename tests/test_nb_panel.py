@@ -8,7 +8,6 @@ state update goes through it, whether or not a frontend is attached).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
 import html
@@ -36,7 +35,7 @@ from drytorch import (
     Trainer,
 )
 from drytorch.core import log_events
-from drytorch_nb import _env, _render
+from drytorch_nb import _env, _render, _svg
 from drytorch_nb._state import Series
 from drytorch_nb.panel import NotebookPanel
 
@@ -102,7 +101,7 @@ def parse(markup: str) -> TagCollector:
     return collector
 
 
-SVG_URI = 'data:image/svg+xml;base64,'
+SVG_URI = _svg.DATA_URI_PREFIX
 
 
 def chart_images(markup: str) -> list[str]:
@@ -112,7 +111,7 @@ def chart_images(markup: str) -> list[str]:
         if tag == 'img':
             src = dict(attrs)['src'] or ''
             assert src.startswith(SVG_URI)  # no other image, no URL
-            svgs.append(base64.b64decode(src[len(SVG_URI) :]).decode())
+            svgs.append(_svg.svg_of_data_uri(src))
     return svgs
 
 
@@ -287,10 +286,11 @@ def test_widget_tree_shows_header_progress_models_actors_and_charts() -> None:
     assert view.titles(view.tabs) == ['Metrics', 'Model', 'Actors', 'Log']
     assert 'Exp' in view.header.value and 'run-1' in view.header.value
     assert 'running' in view.header.value and 'lr' in view.header.value
-    assert (view.epoch_bar.value, view.epoch_bar.max) == (3.0, 3.0)
-    assert (view.batch_bar.value, view.batch_bar.max) == (10.0, 10.0)
-    assert view.batch_bar.description == 'Validation'
-    assert 'epoch 3/3' in view.status.value
+    status = view.status.value
+    assert 'aria-valuenow="3" aria-valuemax="3"' in status  # epochs
+    assert 'aria-valuenow="10" aria-valuemax="10"' in status  # batches
+    assert '>Validation<' in status
+    assert '3/3' in status and '10/10' in status
     assert view.titles(view.models) == ['net']
     assert view.models.selected_index == 0
     arch = view.models.children[0].value
@@ -316,12 +316,14 @@ def test_batch_bar_follows_the_runner_callback() -> None:
     iterate.update({'loss': 0.5}, 1, 40)
     view = panel.view
     assert view is not None
-    assert (view.batch_bar.value, view.batch_bar.max) == (40.0, 100.0)
-    assert 'Trainer: 40/100 batches' in view.status.value
-    assert 'loss=0.5' in view.status.value
+    status = view.status.value
+    assert 'aria-valuenow="40" aria-valuemax="100"' in status
+    # 40 batches in 1 s: the rate, the time spent and the time left
+    assert '40/100  40it/s  00:01&lt;00:02' in status
+    assert 'loss=0.5' in status
     clock.advance(1.0)
     iterate.update({}, 1, 500)  # the count never passes the pass' length
-    assert view.batch_bar.value == 100.0
+    assert 'aria-valuenow="100" aria-valuemax="100"' in view.status.value
 
 
 @counts_updates
@@ -474,7 +476,7 @@ def test_metric_names_that_break_format_strings_are_shown_verbatim() -> None:
     panel.notify(start_event())
     names = {'Top-1 (%)': 0.5, 'a)b': 0.25, '%(x)s': 1.0}
     panel.notify(log_events.MetricEvent('net', 'Val', 1, names))
-    assert 'Val epoch 1: Top-1 (%)=0.5, a)b=0.25, %(x)s=1' in stream.getvalue()
+    assert 'Val epoch 1: Top-1 (%)=0.5  a)b=0.25  %(x)s=1' in stream.getvalue()
     snapshot = panel.snapshot_html()
     for name in names:
         assert _render._esc(name) in snapshot
@@ -498,7 +500,10 @@ def test_snapshot_is_self_contained_static_html() -> None:
         assert 'href' not in names, tag
         assert tag == 'img' or 'src' not in names, tag
         assert not any(name.startswith('on') for name in names), tag
-    assert 'http' not in snapshot  # nothing to fetch
+    # nothing to fetch: the only URI is the SVG namespace, an identifier
+    namespace = _svg.data_uri('xmlns="http://www.w3.org/2000/svg"')
+    namespace = namespace.removeprefix(SVG_URI)
+    assert 'http' not in snapshot.replace(namespace, '')
     text = ''.join(parsed.text)
     for section in ('Metrics', 'Model', 'Actors', 'Log', 'completed'):
         assert section in text
@@ -572,7 +577,7 @@ def test_end_to_end_run_with_trainer_and_validation(
             'Trainer (mlp)',
             'Validation (mlp)',
         ]
-        assert view.epoch_bar.value == 3.0
+        assert 'aria-valuenow="3" aria-valuemax="3"' in view.status.value
     snapshot = shell.calls[-1]['data']['text/html']
     assert run.id in snapshot and 'completed' in snapshot
     assert 'Linear(in_features=32, out_features=64, bias=True)' in snapshot
