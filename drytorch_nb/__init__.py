@@ -9,7 +9,8 @@ variable holding an Experiment; without it, the most recently created one.
 | ``%drytorch_stop`` | stop the active run, recorded ``completed`` |
 | ``%%drytorch [EXPERIMENT] [--resume [RUN_ID]] [--run-id ID]`` | run the cell in a run: ``failed`` if it raises, else ``completed`` |
 | ``%drytorch_status`` | the active run, its experiment, config, models and actors |
-| ``%drytorch_runs [EXPERIMENT]`` | the recorded runs, as a table |
+| ``%drytorch_runs [EXPERIMENT] [--status S] [--last N]`` | the recorded runs with epochs, duration and final metrics |
+| ``%drytorch_compare [EXPERIMENT ...] [--runs ID ...] [--all]`` | runs side by side: differing config, final and best metrics, learning curves |
 
 Starting a run while one is active is refused, with nothing changed. When
 the kernel shuts down, the active run is recorded ``completed`` within
@@ -17,6 +18,14 @@ milliseconds; when it is killed, the next process that reads the registry
 records the run ``interrupted``. Loading twice does nothing more,
 ``%reload_ext`` leaves no duplicates, ``%unload_ext`` removes everything it
 added. The functions below do what the magics do, without IPython.
+
+While the extension is loaded, the panel is where a run is shown: the
+default logger and progress bars write nothing into cell outputs, and other
+messages of the ``'drytorch'`` logger (warnings, your own) appear in the
+panel's Log. ``drytorch_nb.terminal_output(True)`` brings the text back
+into the cells, ``terminal_output(False)`` hides it again, and
+``terminal_output()`` tells which is in force; ``%unload_ext drytorch_nb``
+restores the output as it was before loading.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -32,15 +41,19 @@ from drytorch_nb._commands import (
     status,
     stop_run,
 )
+from drytorch_nb._compare import compare_runs
+from drytorch_nb._output import terminal_output
 
 __all__ = [
     'active_run',
     'cell_run',
+    'compare_runs',
     'list_runs',
     'load_ipython_extension',
     'start_run',
     'status',
     'stop_run',
+    'terminal_output',
     'unload_ipython_extension',
 ]
 

@@ -3,7 +3,11 @@
 Loading adds, once per shell: one :class:`DrytorchMagics` instance, one
 ``post_run_cell`` callback, one atexit callback (:class:`ShutdownHook`) and,
 when :mod:`drytorch_nb.panel` can be imported, one ``NotebookPanel`` as a
-default tracker, so every experiment created afterwards shows it. Unloading
+default tracker, so every experiment created afterwards shows it. With the
+panel, loading also hands the cells over to it (:mod:`drytorch_nb._output`:
+the default logger and progress bars write nothing into cells, other
+records of the ``'drytorch'`` logger go to the panel's Log), unless
+:func:`~drytorch_nb._output.terminal_output` says otherwise. Unloading
 removes exactly these, and puts back a default tracker of the same name
 that the panel replaced. Experiments created in between keep their panel
 (they are the user's objects), and an active run stays active.
@@ -27,6 +31,7 @@ from drytorch.core import exceptions, track
 from drytorch.core.track import Tracker
 from drytorch_nb._magics import DrytorchMagics
 from drytorch_nb._namespace import ExperimentWatcher
+from drytorch_nb._output import CellOutput, attach, detach
 from drytorch_nb._shutdown import ShutdownHook
 
 __all__ = ['PANEL_MODULE', 'installed_panel', 'is_loaded', 'load', 'unload']
@@ -44,6 +49,7 @@ class _Installation:
     panel: Tracker | None = None
     panel_name: str = ''
     replaced: Tracker | None = None
+    output: CellOutput | None = None
 
 
 _INSTALLED: weakref.WeakKeyDictionary[InteractiveShell, _Installation] = (
@@ -99,10 +105,15 @@ def load(shell: InteractiveShell) -> None:
         installation.panel = panel
         installation.panel_name = name
         installation.replaced = track.DEFAULT_TRACKERS.get(name)
+        add_line = getattr(panel, 'add_log_line', None)
+        if callable(add_line):  # the panel can show what the text said
+            installation.output = CellOutput(add_line)
         drytorch.extend_default_trackers([panel])
     shell.register_magics(magics)
     shell.events.register(_CELL_EVENT, magics.after_cell)
     hook.install()
+    if installation.output is not None:
+        attach(installation.output)
     _INSTALLED[shell] = installation
 
 
@@ -134,6 +145,8 @@ def unload(shell: InteractiveShell) -> None:
         shell.events.unregister(_CELL_EVENT, magics.after_cell)
     _unregister_magics(shell, magics)
     installation.hook.uninstall()
+    if installation.output is not None:
+        detach(installation.output)
     panel = installation.panel
     name = installation.panel_name
     if panel is not None and track.DEFAULT_TRACKERS.get(name) is panel:

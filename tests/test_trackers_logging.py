@@ -9,11 +9,13 @@ import re
 import subprocess
 import sys
 
+import fake_kernel
 import pytest
 
 from drytorch.core import log_events
 from drytorch.trackers import logging as dt_logging
 from drytorch.trackers.logging import INFO_LEVELS, BuiltinLogger
+from drytorch.utils import environment
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5)
 
@@ -122,7 +124,7 @@ def test_every_event_writes_its_line(stream: io.StringIO) -> None:
         TIMESTAMP + 'Training Net started',
         r'====> Epoch 1/2:',
         'Source Trainer Net has been registered',
-        r'        Trainer: \tLoss=2.500000e-01',
+        r'        Trainer: \tLoss=0\.25',
         'Epoch completed',
         TIMESTAMP + 'Training Net terminated at epoch 1. Reason: plateau',
         TIMESTAMP + 'Training ended',
@@ -154,9 +156,7 @@ def test_epoch_is_right_aligned_to_the_last_epoch(stream: io.StringIO) -> None:
 
 def test_metrics_line_format(stream: io.StringIO) -> None:
     BuiltinLogger().notify(_metrics({'Acc': 0.5, 'Loss': 12.0}))
-    assert stream.getvalue() == (
-        '            Val: \tAcc=5.000000e-01\tLoss=1.200000e+01\n'
-    )
+    assert stream.getvalue() == '            Val: \tAcc=0.5\tLoss=12\n'
 
 
 @pytest.mark.parametrize(
@@ -168,9 +168,7 @@ def test_d26_metric_names_are_never_format_strings(
     # reference: a metric named 'a)b' broke the format string
     BuiltinLogger().notify(_metrics({'ok': 1.0, name: 2.0}))
 
-    assert stream.getvalue() == (
-        f'            Val: \tok=1.000000e+00\t{name}=2.000000e+00\n'
-    )
+    assert stream.getvalue() == f'            Val: \tok=1\t{name}=2\n'
     assert 'Logging error' not in capsys.readouterr().err
 
 
@@ -200,23 +198,28 @@ def test_learning_rate_parts_are_optional(stream: io.StringIO) -> None:
         log_events.LearningRateEvent('Net', 'T', 3, scheduler_name='Cos')
     )
     tracker.notify(
-        log_events.LearningRateEvent('Net', 'T', 3, base_lr={'enc': 0.1})
+        log_events.LearningRateEvent(
+            'Net', 'T', 3, base_lr={'enc': 0.1, 'dec': 5e-5}
+        )
     )
+    tracker.notify(log_events.LearningRateEvent('Net', 'T', 4, 0.00125))
     assert stream.getvalue().splitlines() == [
         'Updated Net optimizer at epoch 3',
         'Updated Net optimizer at epoch 3. New scheduler: Cos',
-        "Updated Net optimizer at epoch 3. New learning rate: {'enc': 0.1}",
+        'Updated Net optimizer at epoch 3. New learning rate: enc=0.1, '
+        'dec=5e-05',
+        'Updated Net optimizer at epoch 4. New learning rate: 0.00125',
     ]
 
 
 class CountingValue(float):
-    """A float that counts how often it is formatted."""
+    """A float that counts how often it is turned into text."""
 
     formatted = 0
 
-    def __format__(self, spec: str) -> str:
+    def __float__(self) -> float:  # format_number reads the value here
         type(self).formatted += 1
-        return super().__format__(spec)
+        return super().__float__()
 
 
 def test_metric_text_is_built_only_when_logged(stream: io.StringIO) -> None:
@@ -231,7 +234,7 @@ def test_metric_text_is_built_only_when_logged(stream: io.StringIO) -> None:
     dt_logging.set_verbosity(INFO_LEVELS.metrics)
     tracker.notify(_metrics({'Loss': CountingValue(1.0)}))
     assert CountingValue.formatted == 1
-    assert 'Loss=1.000000e+00' in stream.getvalue()
+    assert 'Loss=1\n' in stream.getvalue()
 
 
 def test_verbosity_filters_levels(stream: io.StringIO) -> None:
@@ -295,7 +298,7 @@ def test_progress_formatter_on_terminal_overwrites_transient_lines() -> None:
     assert tty.getvalue() == (
         '\r====> Epoch 1/2: ...\r'
         '\rLoading Net state at epoch 1\r'
-        '\r              T: \tL=1.000000e+00\n'
+        '\r              T: \tL=1\n'
     )
 
 
@@ -388,14 +391,78 @@ def test_drytorch_filter_drops_drytorch_records() -> None:
     assert dt_logging.DryTorchFilter().filter(keep)
 
 
-def test_carriage_return_support_detection() -> None:
-    kernel_stream = type(
-        'OutStream', (io.StringIO,), {'__module__': 'ipykernel.iostream'}
-    )()
+def test_carriage_return_support_detection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     closed = io.StringIO()
     closed.close()
     assert dt_logging.supports_carriage_return(TTYStream())
-    assert dt_logging.supports_carriage_return(kernel_stream)
     assert not dt_logging.supports_carriage_return(io.StringIO())
     assert not dt_logging.supports_carriage_return(closed)
     assert not dt_logging.supports_carriage_return(object())
+    # a notebook cell would keep every overwritten line: no carriage return
+    cell = fake_kernel.OutStream()
+    fake_kernel.install_kernel(monkeypatch)
+    assert not dt_logging.supports_carriage_return(cell)
+
+
+def test_metric_lines_use_the_shared_number_format(
+    stream: io.StringIO,
+) -> None:
+    metrics = {'loss': 0.75190001, 'tiny': 5e-5, 'big': 123456.0, 'n': 3}
+    BuiltinLogger().notify(_metrics(metrics))
+    assert stream.getvalue() == (
+        '            Val: \tloss=0.7519\ttiny=5e-05\tbig=1.235e+05\tn=3\n'
+    )
+
+
+def test_metric_line_without_metrics(stream: io.StringIO) -> None:
+    BuiltinLogger().notify(_metrics({}))
+    assert stream.getvalue() == '            Val: \n'
+
+
+def test_event_records_are_marked(
+    stream: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(INFO_LEVELS.internal, logger='drytorch'):
+        BuiltinLogger().notify(_start())
+        dt_logging.logger.warning('from a hook')
+    event_record, other = caplog.records
+    assert dt_logging.is_event_record(event_record)
+    assert not dt_logging.is_event_record(other)
+    assert event_record.funcName == '_on_start_experiment'
+
+
+def test_muted_cells_get_no_log_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_kernel.install_kernel(monkeypatch)
+    monkeypatch.setattr(environment, '_mute_tokens', [])
+    cell = fake_kernel.OutStream()
+    dt_logging.enable_default_handler(cell)
+    dt_logging.set_verbosity(INFO_LEVELS.metrics)
+    tracker = BuiltinLogger()
+    tracker.notify(_metrics({'L': 1.0}))
+    assert cell.getvalue() == '            Val: \tL=1\n'  # no \r in cells
+
+    owner = object()
+    environment.mute_cell_output(owner)
+    tracker.notify(_metrics({'L': 2.0}))
+    dt_logging.logger.warning('hidden too')
+    assert cell.getvalue() == '            Val: \tL=1\n'
+    environment.unmute_cell_output(owner)
+    tracker.notify(_metrics({'L': 3.0}))
+    assert cell.getvalue().splitlines()[-1] == '            Val: \tL=3'
+
+
+def test_mute_leaves_other_streams_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_kernel.install_kernel(monkeypatch)
+    monkeypatch.setattr(environment, '_mute_tokens', [])
+    log_file = io.StringIO()
+    dt_logging.enable_default_handler(log_file)
+    dt_logging.set_verbosity(INFO_LEVELS.metrics)
+    environment.mute_cell_output(object())
+    BuiltinLogger().notify(_metrics({'L': 1.0}))
+    assert log_file.getvalue() == '            Val: \tL=1\n'

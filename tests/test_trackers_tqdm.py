@@ -6,11 +6,14 @@ import datetime
 import io
 import sys
 
+import fake_kernel
 import pytest
 
 from drytorch.core import log_events
+from drytorch.trackers import _cell_progress
 from drytorch.trackers import tqdm as dt_tqdm
 from drytorch.trackers.tqdm import EpochBar, TqdmLogger, TrainingBar
+from drytorch.utils import environment
 
 
 class TTYStream(io.StringIO):
@@ -99,7 +102,7 @@ def test_plain_stream_gets_a_final_line_without_carriage_returns() -> None:
     (line,) = text.splitlines()
     assert line.startswith('            Val: 100%|')
     assert '3/3' in line
-    assert 'Samples=10, loss=5.000e-01, acc=7.500e-01' in line
+    assert 'Samples=10, loss=0.5, acc=0.75' in line
     assert text.endswith('\n')
 
 
@@ -115,8 +118,8 @@ def test_plain_stream_writes_throttled_lines(
     lines = out.getvalue().splitlines()
     assert len(lines) == 2  # no final line without leave
     assert '1/4' in lines[0]
-    assert 'Samples=2, l=1.000e+00' in lines[0]
-    assert 'Samples=4, l=2.000e+00' in lines[1]
+    assert 'Samples=2, l=1' in lines[0]
+    assert 'Samples=4, l=2' in lines[1]
     assert '\r' not in out.getvalue()
 
 
@@ -141,7 +144,7 @@ def test_terminal_gets_a_live_bar() -> None:
     text = out.getvalue()
     assert '\r' in text
     assert 'Test: 100%' in text
-    assert 'Samples=10, mse=2.000e+00' in text
+    assert 'Samples=10, mse=2' in text
     assert text.endswith('\n')  # left on screen
     assert _bar_of(event).closed
 
@@ -286,3 +289,114 @@ def test_default_file_is_stderr_when_the_bar_opens(
     event.update({}, 1, 3)
     tracker.clean_up()
     assert 'Late: 100%' in replaced.getvalue()
+
+
+# ------------------------------------------------------------ notebook cells
+
+
+@pytest.fixture
+def kernel(monkeypatch: pytest.MonkeyPatch) -> fake_kernel.FakeIPython:
+    """A fake kernel whose displays are recorded; cells not muted."""
+    monkeypatch.setattr(environment, '_mute_tokens', [])
+    monkeypatch.setattr(_cell_progress, '_free_displays', [])
+    return fake_kernel.install_kernel(monkeypatch)
+
+
+def test_cell_gets_one_display_per_bar_and_no_text(
+    kernel: fake_kernel.FakeIPython,
+) -> None:
+    cell = fake_kernel.OutStream()
+    tracker = TqdmLogger(file=cell)
+    for source in ('Trainer', 'Validation'):
+        event = _iterate(source=source, n_iter=3, dataset_size=10)
+        tracker.notify(event)
+        for _ in range(3):
+            event.update({'loss': 0.75190001}, 1, 1)
+    tracker.clean_up()
+
+    assert cell.getvalue() == ''  # no stream text, no carriage returns
+    assert len(kernel.handles) == 2  # one display per bar
+    train, validation = kernel.handles
+    final = train.last
+    assert set(final) == {'text/plain', 'text/html'}
+    text = final['text/plain']
+    assert text.startswith('        Trainer: 100%|##########| 3/3 [')
+    assert 'batch/s]' in text
+    assert text.endswith('Samples=10, loss=0.7519')
+    assert '\r' not in text and '\n' not in text
+    page = final['text/html']
+    assert 'width:100%' in page and 'Samples=10, loss=0.7519' in page
+    assert 'Validation' in validation.last['text/plain']
+
+
+def test_cell_updates_are_throttled(
+    kernel: fake_kernel.FakeIPython,
+) -> None:
+    bar = EpochBar(1, 1000, 1000, True, fake_kernel.OutStream(), 'T')
+    for _ in range(1000):
+        bar.update({}, 1, 1)
+    (handle,) = kernel.handles
+    # at most one update per 0.1 s: far fewer than the 1000 calls
+    assert len(handle.contents) < 50
+    bar.close()
+    assert '1000/1000' in handle.last['text/plain']
+
+
+def test_cell_text_is_escaped_in_html(
+    kernel: fake_kernel.FakeIPython,
+) -> None:
+    bar = EpochBar(
+        1, 2, 2, True, fake_kernel.OutStream(), '<img src=x onerror=alert(1)>'
+    )
+    bar.update({'<b>': 1.0}, 1, 2)
+    bar.close()
+    page = kernel.handles[0].last['text/html']
+    assert '<img' not in page and '<b>' not in page
+    assert '&lt;img src=x onerror=alert(1)&gt;' in page
+    assert '&lt;b&gt;=1' in page
+
+
+def test_transient_bars_share_one_display_in_a_cell(
+    kernel: fake_kernel.FakeIPython,
+) -> None:
+    tracker = TqdmLogger(
+        enable_training_bar=True, file=fake_kernel.OutStream()
+    )
+    _train(tracker, 3)
+    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    # the training bar and one display reused by the three pass bars
+    training, passes = kernel.handles
+    assert training.last['text/plain'].startswith('Epoch: 3 / 3: 100%|')
+    assert passes.last == {'text/plain': ''}  # blanked when closed
+    # in a later cell, a transient bar gets a display of its own
+    kernel.shell.execution_count += 1
+    tracker.notify(log_events.StartTrainingEvent('Trainer', 'Net', 3, 4))
+    tracker.notify(_iterate())
+    assert len(kernel.handles) == 4
+
+
+def test_muted_cells_get_no_bars(kernel: fake_kernel.FakeIPython) -> None:
+    cell = fake_kernel.OutStream()
+    environment.mute_cell_output(kernel)
+    tracker = TqdmLogger(enable_training_bar=True, file=cell)
+    bars = _train(tracker, 2)
+    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    assert cell.getvalue() == ''
+    assert kernel.handles == []
+    assert bars[-1].batches_done == 3  # the bars still count
+    # a file chosen by the user is not a cell: it still gets its lines
+    log_file = io.StringIO()
+    bar = EpochBar(4, 3, 10, leave=True, file=log_file, desc='File')
+    bar.update({}, 1, 3)
+    bar.close()
+    assert 'File: 100%' in log_file.getvalue()
+    environment.unmute_cell_output(kernel)
+    tracker.notify(_iterate())
+    assert len(kernel.handles) == 1
+
+
+def test_meter_text_without_progress_has_no_rate_nor_eta() -> None:
+    line = _cell_progress.meter_text(0, 37, 0.0, 'T', '', 'batch')
+    assert line == 'T:   0%|          | 0/37 [00:00<--:--, ?batch/s]'
+    line = _cell_progress.meter_text(24, 37, 6.0, 'T', 'a=1', 'batch')
+    assert line == 'T:  64%|######    | 24/37 [00:06<00:03, 4batch/s] a=1'

@@ -11,13 +11,13 @@ from __future__ import annotations
 import abc
 import math
 import pathlib
-import sys
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import Tracker, on
+from drytorch.utils import environment
 from drytorch.utils.files import safe_join
 
 __all__ = [
@@ -249,15 +249,8 @@ class _NotebookDisplay:
 
     @staticmethod
     def in_kernel() -> bool:
-        """Whether the code runs in a Jupyter kernel."""
-        # A kernel has imported IPython already: no import is needed (or
-        # done) to find out that it has not.
-        ipython = sys.modules.get('IPython')
-        get_ipython = getattr(ipython, 'get_ipython', None)
-        if get_ipython is None:
-            return False
-        shell = get_ipython()
-        return getattr(shell, 'kernel', None) is not None
+        """Whether the code runs in a Jupyter kernel (see ``environment``)."""
+        return environment.in_kernel()
 
     def show(
         self,

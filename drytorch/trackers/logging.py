@@ -12,9 +12,16 @@ Text that comes from the user (experiment, model and metric names) is only
 ever passed to the logger as an argument of a constant format string, so a
 name such as ``'a)b'`` or ``'100%'`` is written verbatim.
 
-Carriage returns are written only to terminals and notebook streams, where
-they let a line replace a progress bar; files, pipes and CI logs get plain
-lines, each ending with a newline.
+Carriage returns are written only to terminals, where they let a line
+replace a progress bar; notebook cells, files, pipes and CI logs get plain
+lines, each ending with a newline. Metric values are written with
+:func:`~drytorch.utils.formatting.format_number` (``loss=0.7519``).
+
+Inside a Jupyter kernel, the default handler writes nothing into cells while
+another display has muted them (see
+:func:`drytorch.utils.environment.mute_cell_output`); the records of
+:class:`BuiltinLogger` carry a mark (:func:`is_event_record`) so that such a
+display can tell them from other records of the ``'drytorch'`` logger.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from typing import IO, Any, NamedTuple
 
 from drytorch.core import log_events
 from drytorch.core.track import Tracker, on
+from drytorch.utils import environment
+from drytorch.utils.formatting import format_metrics, format_number
 
 __all__ = [
     'INFO_LEVELS',
@@ -40,6 +49,7 @@ __all__ = [
     'enable_default_handler',
     'enable_propagation',
     'get_verbosity',
+    'is_event_record',
     'logger',
     'set_formatter',
     'set_verbosity',
@@ -85,6 +95,9 @@ logger = logging.getLogger('drytorch')
 
 _FORMATTER_NAMES: tuple[str, ...] = ('drytorch', 'progress')
 _LEVEL_NAME_WIDTH = 10
+_EVENT_MARK = 'drytorch_event'
+_TAB = '\t'
+_EVENT_EXTRA: Mapping[str, object] = {_EVENT_MARK: True}
 
 
 @dataclasses.dataclass
@@ -104,14 +117,15 @@ _state = _HandlerState()
 def supports_carriage_return(stream: object) -> bool:
     """Tell whether a carriage return rewinds the line on the stream.
 
-    True for terminals and for the output streams of a Jupyter kernel; false
-    for files, pipes, CI logs and anything that cannot tell.
+    True for terminals; false for notebook cells (a saved notebook would
+    keep every overwritten line), files, pipes, CI logs and anything that
+    cannot tell.
 
     Args:
         stream: a writable text stream.
     """
-    if type(stream).__module__.startswith('ipykernel'):
-        return True
+    if environment.writes_to_cell(stream):
+        return False
     isatty = getattr(stream, 'isatty', None)
     if isatty is None:
         return False
@@ -196,6 +210,31 @@ class DryTorchFilter(logging.Filter):
 _DEDUPLICATE_FILTER = DryTorchFilter()
 
 
+class _CellGate(logging.Filter):
+    """Drop every record while notebook cells are muted, if it writes there.
+
+    Whether the handler's stream is a cell is decided once, when the
+    handler is made; whether cells are muted, at each record.
+    """
+
+    def __init__(self, stream: object) -> None:
+        super().__init__()
+        self.to_cell = environment.writes_to_cell(stream)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record unless it would land in a muted cell."""
+        return not (self.to_cell and environment.cell_output_muted())
+
+
+def is_event_record(record: logging.LogRecord) -> bool:
+    """Whether :class:`BuiltinLogger` logged the record for an event.
+
+    Args:
+        record: a record of the ``'drytorch'`` logger.
+    """
+    return bool(getattr(record, _EVENT_MARK, False))
+
+
 def _make_formatter(name: str, stream: object) -> DryTorchFormatter:
     carriage_return = supports_carriage_return(stream)
     if name == 'progress':
@@ -251,6 +290,7 @@ def enable_default_handler(stream: IO[str] | None = None) -> None:
     handler = logging.StreamHandler(stream)
     handler.terminator = ''  # the formatters end their lines themselves
     handler.setFormatter(_make_formatter(_state.formatter_name, stream))
+    handler.addFilter(_CellGate(stream))
     logger.addHandler(handler)
     _state.handler = handler
     if _state.deduplicate:
@@ -328,18 +368,22 @@ def set_verbosity(level_no: int) -> None:
     logger.setLevel(level_no)
 
 
-def _format_value(value: Any, spec: str) -> str:
-    try:
-        return format(value, spec)
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def _metrics_text(source_name: str, metrics: Mapping[str, Any]) -> str:
-    parts = [f'{source_name:>15}: ']
-    for name, value in metrics.items():
-        parts.append(f'\t{name}={_format_value(value, "4e")}')
-    return ''.join(parts)
+    head = f'{source_name:>15}: '
+    if not metrics:
+        return head
+    return head + _TAB + format_metrics(metrics, separator=_TAB)
+
+
+def _lr_text(base_lr: Mapping[str, float] | float) -> str:
+    if isinstance(base_lr, Mapping):
+        return format_metrics(base_lr, separator=', ')
+    return format_number(base_lr)
+
+
+def _log(level: int, msg: str, *args: Any) -> None:
+    """Log an event's line, marked as such (see :func:`is_event_record`)."""
+    logger.log(level, msg, *args, extra=_EVENT_EXTRA, stacklevel=2)
 
 
 class BuiltinLogger(Tracker):
@@ -362,13 +406,13 @@ class BuiltinLogger(Tracker):
             fmt = 'Experiment: %s - Resuming run: %s'
         else:
             fmt = 'Experiment: %s - Starting run: %s'
-        logger.log(INFO_LEVELS.experiment, fmt, event.exp_name, event.run_id)
+        _log(INFO_LEVELS.experiment, fmt, event.exp_name, event.run_id)
 
     @on(log_events.StopExperimentEvent)
     def _on_stop_experiment(
         self, event: log_events.StopExperimentEvent
     ) -> None:
-        logger.log(
+        _log(
             INFO_LEVELS.experiment,
             'Experiment: %s - Stopping run: %s',
             event.exp_name,
@@ -379,7 +423,7 @@ class BuiltinLogger(Tracker):
     def _on_model_registration(
         self, event: log_events.ModelRegistrationEvent
     ) -> None:
-        logger.log(
+        _log(
             INFO_LEVELS.internal,
             'Model %s has been registered',
             event.model_name,
@@ -389,7 +433,7 @@ class BuiltinLogger(Tracker):
     def _on_actor_registration(
         self, event: log_events.ActorRegistrationEvent
     ) -> None:
-        logger.log(
+        _log(
             INFO_LEVELS.internal,
             'Source %s %s has been registered',
             event.actor_name,
@@ -398,19 +442,17 @@ class BuiltinLogger(Tracker):
 
     @on(log_events.StartTrainingEvent)
     def _on_start_training(self, event: log_events.StartTrainingEvent) -> None:
-        logger.log(
-            INFO_LEVELS.training, 'Training %s started', event.model_name
-        )
+        _log(INFO_LEVELS.training, 'Training %s started', event.model_name)
 
     @on(log_events.EndTrainingEvent)
     def _on_end_training(self, event: log_events.EndTrainingEvent) -> None:
-        logger.log(INFO_LEVELS.training, 'Training ended')
+        _log(INFO_LEVELS.training, 'Training ended')
 
     @on(log_events.TerminatedTrainingEvent)
     def _on_terminated_training(
         self, event: log_events.TerminatedTrainingEvent
     ) -> None:
-        logger.log(
+        _log(
             INFO_LEVELS.training,
             'Training %s terminated at epoch %d. Reason: %s',
             event.model_name,
@@ -424,16 +466,14 @@ class BuiltinLogger(Tracker):
         if not logger.isEnabledFor(level):
             return
         if event.end_epoch is None:
-            logger.log(level, '====> Epoch %d:', event.epoch)
+            _log(level, '====> Epoch %d:', event.epoch)
             return
         width = len(str(event.end_epoch))
-        logger.log(
-            level, '====> Epoch %*d/%d:', width, event.epoch, event.end_epoch
-        )
+        _log(level, '====> Epoch %*d/%d:', width, event.epoch, event.end_epoch)
 
     @on(log_events.EndEpochEvent)
     def _on_end_epoch(self, event: log_events.EndEpochEvent) -> None:
-        logger.log(INFO_LEVELS.internal, 'Epoch completed')
+        _log(INFO_LEVELS.internal, 'Epoch completed')
 
     @on(log_events.MetricEvent)
     def _on_metrics(self, event: log_events.MetricEvent) -> None:
@@ -441,11 +481,11 @@ class BuiltinLogger(Tracker):
         if not logger.isEnabledFor(level):
             return
         text = _metrics_text(event.source_name, event.metrics)
-        logger.log(level, '%s', text)
+        _log(level, '%s', text)
 
     @on(log_events.SaveModelEvent)
     def _on_save_model(self, event: log_events.SaveModelEvent) -> None:
-        logger.log(
+        _log(
             INFO_LEVELS.model_state,
             'Saving %s %s in: %s',
             event.model_name,
@@ -455,7 +495,7 @@ class BuiltinLogger(Tracker):
 
     @on(log_events.LoadModelEvent)
     def _on_load_model(self, event: log_events.LoadModelEvent) -> None:
-        logger.log(
+        _log(
             INFO_LEVELS.model_state,
             'Loading %s %s at epoch %d',
             event.model_name,
@@ -472,16 +512,16 @@ class BuiltinLogger(Tracker):
         args: list[Any] = [event.model_name, event.epoch]
         if event.base_lr is not None:
             fmt += '. New learning rate: %s'
-            args.append(event.base_lr)
+            args.append(_lr_text(event.base_lr))
         if event.scheduler_name is not None:
             fmt += '. New scheduler: %s'
             args.append(event.scheduler_name)
-        logger.log(level, fmt, *args)
+        _log(level, fmt, *args)
 
     @on(log_events.StartTestEvent)
     def _on_start_test(self, event: log_events.StartTestEvent) -> None:
-        logger.log(INFO_LEVELS.test, 'Testing %s started', event.model_name)
+        _log(INFO_LEVELS.test, 'Testing %s started', event.model_name)
 
     @on(log_events.EndTestEvent)
     def _on_end_test(self, event: log_events.EndTestEvent) -> None:
-        logger.log(INFO_LEVELS.internal, 'Test executed without errors')
+        _log(INFO_LEVELS.internal, 'Test executed without errors')

@@ -26,11 +26,16 @@ of the pass with the remaining batches. The bar counts batches up to
 Output
 ------
 On a terminal, bars are live tqdm bars (throttled by tqdm's
-``mininterval``); a Jupyter output stream gets the same bars, all on one
-line since it cannot move the cursor. Anywhere else (files, pipes, CI logs)
-a carriage-return bar would fill the log with overwritten lines, so a bar
+``mininterval``). In a notebook cell (the stream is a Jupyter kernel's
+output), each bar is one display updated in place, at most ten times per
+second: plain text and a small HTML bar, no stream of lines and no widget
+state in the saved notebook; while cells are muted (see
+:func:`drytorch.utils.environment.mute_cell_output`, as the ``drytorch_nb``
+panel does) bars only count. Anywhere else (files, pipes, CI logs) a
+carriage-return bar would fill the log with overwritten lines, so a bar
 instead writes a plain ASCII line at most every five seconds, and a final
-line when it closes if ``leave`` is true.
+line when it closes if ``leave`` is true. Metric values are written with
+:func:`~drytorch.utils.formatting.format_metrics`.
 """
 
 from __future__ import annotations
@@ -38,13 +43,16 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from tqdm import tqdm
 
 from drytorch.core import log_events
 from drytorch.core.track import Tracker, on
+from drytorch.trackers._cell_progress import CellBar
 from drytorch.trackers.logging import supports_carriage_return
+from drytorch.utils import environment
+from drytorch.utils.formatting import format_metrics
 
 __all__ = ['EpochBar', 'TqdmLogger', 'TrainingBar']
 
@@ -64,7 +72,7 @@ def _supports_cursor_moves(stream: object) -> bool:
 
 
 class _Progress:
-    """A counter shown as a live tqdm bar or as plain lines."""
+    """A counter shown as a live tqdm bar, a cell display or plain lines."""
 
     def __init__(
         self,
@@ -75,8 +83,10 @@ class _Progress:
         file: IO[str],
         position: int,
         unit: str,
+        fmt: str | None = None,
     ) -> None:
         self.n = 0
+        self._fmt = fmt  # tqdm's bar_format, for live bars and plain lines
         self.total = total
         self.desc = desc
         self.postfix = ''
@@ -85,8 +95,16 @@ class _Progress:
         self._file = file
         self._unit = unit
         self._bar: tqdm[Any] | None = None
+        self._cell: CellBar | None = None
+        self._silent = False
         self._start = self._last_line = time.monotonic()
-        if supports_carriage_return(file):
+        if environment.writes_to_cell(file):
+            self._silent = environment.cell_output_muted()
+            if not self._silent:
+                self._cell = CellBar(
+                    total=total, desc=desc, unit=unit, leave=leave
+                )
+        elif supports_carriage_return(file):
             if not _supports_cursor_moves(file):
                 position = 0
             self._bar = tqdm(
@@ -97,6 +115,7 @@ class _Progress:
                 position=position,
                 unit=unit,
                 dynamic_ncols=True,
+                bar_format=fmt,
             )
 
     def update(
@@ -116,6 +135,12 @@ class _Progress:
             if refresh:
                 bar.refresh()
             return
+        if self._silent:
+            return
+        cell = self._cell
+        if cell is not None:
+            cell.show(self.n, self.desc, self.postfix, force=refresh)
+            return
         now = time.monotonic()
         if now - self._last_line >= _PLAIN_REFRESH_S:
             self._last_line = now
@@ -134,7 +159,9 @@ class _Progress:
         self.closed = True
         if self._bar is not None:
             self._bar.close()
-        elif self._leave:
+        elif self._cell is not None:
+            self._cell.close(self.n, self.desc, self.postfix)
+        elif self._leave and not self._silent:
             self._write_line(time.monotonic())
 
     def _write_line(self, now: float) -> None:
@@ -146,6 +173,7 @@ class _Progress:
             ascii=True,
             unit=self._unit,
             postfix=self.postfix or None,
+            bar_format=self._fmt,
         )
         self._file.write(line + '\n')
         flush = getattr(self._file, 'flush', None)
@@ -160,7 +188,13 @@ class EpochBar:
         batch_size: samples per batch and process (None if unknown).
         n_iter: batches of the pass, per process.
         n_samples: samples in the dataset.
+        fmt: the tqdm ``bar_format`` of the bars (set it on the class to
+            change every bar; as in drytorch 0.1.0rc5).
     """
+
+    fmt: ClassVar[str] = (
+        '{l_bar}{bar}| {n_fmt}/{total_fmt}, {elapsed}<{remaining}{postfix}'
+    )
 
     def __init__(
         self,
@@ -195,6 +229,7 @@ class EpochBar:
             file=file,
             position=position,
             unit='batch',
+            fmt=self.fmt,
         )
 
     @property
@@ -238,13 +273,10 @@ class EpochBar:
         else:
             seen = self._samples_seen + step * self.batch_size
         self._samples_seen = min(seen, self.n_samples)
-        parts = [f'Samples={self._samples_seen}']
-        for name, value in metrics.items():
-            try:
-                parts.append(f'{name}={value:.3e}')
-            except (TypeError, ValueError):
-                parts.append(f'{name}={value}')
-        self._progress.update(step, ', '.join(parts))
+        postfix = f'Samples={self._samples_seen}'
+        if metrics:
+            postfix += ', ' + format_metrics(metrics, separator=', ')
+        self._progress.update(step, postfix)
 
     def close(self) -> None:
         """Close the bar (idempotent)."""
@@ -257,7 +289,13 @@ class TrainingBar:
     Attributes:
         start_epoch: the epoch before the first trained one.
         end_epoch: the last epoch to train.
+        fmt: the tqdm ``bar_format`` of the bars (set it on the class to
+            change every bar; as in drytorch 0.1.0rc5).
     """
+
+    fmt: ClassVar[str] = (
+        '{l_bar}{bar}| {n_fmt}/{total_fmt}, {elapsed}<{remaining}'
+    )
 
     def __init__(
         self, start_epoch: int, end_epoch: int, file: IO[str], leave: bool
@@ -279,6 +317,7 @@ class TrainingBar:
             file=file,
             position=0,
             unit='epoch',
+            fmt=self.fmt,
         )
 
     @property
