@@ -45,6 +45,27 @@ EXPECTED_EVENTS = [
 ]
 
 
+EXPECTED_NB = [
+    'active_run',
+    'cell_run',
+    'list_runs',
+    'load_ipython_extension',
+    'start_run',
+    'status',
+    'stop_run',
+    'terminal_output',
+    'unload_ipython_extension',
+]
+
+
+def test_notebook_extension_all_is_pinned() -> None:
+    import drytorch_nb
+
+    assert sorted(drytorch_nb.__all__) == EXPECTED_NB
+    for name in EXPECTED_NB:
+        assert callable(getattr(drytorch_nb, name))
+
+
 def test_top_level_all_is_pinned() -> None:
     assert sorted(drytorch.__all__) == EXPECTED_TOP_LEVEL
 
