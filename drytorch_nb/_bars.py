@@ -112,17 +112,28 @@ def pass_text(progress: PassProgress) -> str:
     return text
 
 
-def bars_html(state: PanelState, now: float, metrics: bool = False) -> str:
+def bars_html(
+    state: PanelState,
+    now: float,
+    metrics: bool = False,
+    epochs: bool | None = None,
+) -> str:
     """The epoch bar (during a training) and the batch bar of the pass.
 
     Args:
         state: the run's state.
         now: the clock reading.
         metrics: also show the running metrics of the pass, on a line of
-            their own (the compact view in the training cell does).
+            their own.
+        epochs: whether to show the epoch bar; None shows it during a
+            training and after it, until a pass of something else (a test
+            has no epochs).
     """
     rows = []
-    if state.end_epoch > state.start_epoch:
+    progress = state.progress
+    if epochs is None:
+        epochs = state.training_active or progress.in_training
+    if epochs and state.end_epoch > state.start_epoch:
         rows.append(
             bar_html(
                 'Epoch',
@@ -131,7 +142,6 @@ def bars_html(state: PanelState, now: float, metrics: bool = False) -> str:
                 epoch_text(state, now),
             )
         )
-    progress = state.progress
     if progress.source:
         rows.append(
             bar_html(

@@ -55,7 +55,7 @@ def _actors(state: PanelState) -> str:
 
 def _progress(state: PanelState, now: float) -> str:
     """The bars as they ended (what was done of what was planned)."""
-    return _bars.bars_html(state, now)
+    return _bars.bars_html(state, now, epochs=True)
 
 
 def snapshot_html(state: PanelState, now: float) -> str:

@@ -192,6 +192,7 @@ class PassProgress:
         metrics: the latest running metric values.
         started: clock reading when the pass started.
         updated: clock reading of the latest progress report.
+        in_training: whether the pass is part of a training.
     """
 
     source: str = ''
@@ -201,6 +202,7 @@ class PassProgress:
     metrics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     started: float = 0.0
     updated: float = 0.0
+    in_training: bool = False
 
     def rate(self) -> float:
         """Batches per second so far (0 before the first report)."""
@@ -241,6 +243,7 @@ class PanelState:
         summaries: final and best value per (model, source, metric).
         training_started: clock reading when the current training started.
         training_source: the trainer's name (its curves are solid).
+        training_active: whether a training is in progress.
         terminated: why the training stopped early, if it did.
         cards: what the model and actor cards are drawn from.
     """
@@ -274,6 +277,7 @@ class PanelState:
     )
     training_started: float | None = None
     training_source: str = ''
+    training_active: bool = False
     terminated: str = ''
     cards: CardBook = dataclasses.field(default_factory=CardBook)
 

@@ -116,6 +116,7 @@ class NotebookPanel(Tracker):
         self._panel_cell: int | None = None
         self._compact_cell: int | None = None
         self._compact: tuple[Any, Any] | None = None
+        self._compact_trained = False
         self._text_mode = True
         self._last_snapshot = ''
 
@@ -294,9 +295,11 @@ class NotebookPanel(Tracker):
         state.end_epoch = event.end_epoch
         state.training_started = self._clock()
         state.training_source = event.source_name
+        state.training_active = True
         state.terminated = ''
         self._log(event)
         self._show_compact()
+        self._compact_trained = True
         self._sync()
 
     @on(log_events.StartEpochEvent)
@@ -322,6 +325,7 @@ class NotebookPanel(Tracker):
             dataset_size=event.dataset_size,
             started=now,
             updated=now,
+            in_training=state.training_active,
         )
         state.progress = progress
         event.push_updates.append(
@@ -375,7 +379,9 @@ class NotebookPanel(Tracker):
         log_events.LearningRateEvent,
     )
     def _on_notable(self, event: log_events.Event) -> None:
-        self._ensure_state()
+        state = self._ensure_state()
+        if isinstance(event, log_events.EndTrainingEvent):
+            state.training_active = False
         self._log(event)
         ends = log_events.EndTrainingEvent | log_events.EndTestEvent
         # Without a cell hook, the end of a training may be the end of the
@@ -415,18 +421,22 @@ class NotebookPanel(Tracker):
             ),
         )
         self._compact_cell = cell
+        self._compact_trained = False
 
     def _end_compact(self) -> None:
         """Replace the cell's compact view by the bars as they ended."""
         compact, self._compact = self._compact, None
         self._compact_cell = None
+        trained = self._compact_trained
         scheduler, state = self._scheduler, self._state
         if compact is None:
             return
         box, handle = compact
         try:
             if handle is not None and state is not None:
-                html_text = _bars.bars_html(state, self._clock(), metrics=True)
+                html_text = _bars.bars_html(
+                    state, self._clock(), metrics=True, epochs=trained
+                )
                 handle.update(_html_object(html_text))
         finally:
             if scheduler is not None:
