@@ -17,12 +17,13 @@ import contextlib
 import dataclasses
 import datetime
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from drytorch import Experiment
 from drytorch.core import exceptions
-from drytorch.core.experiment import Run
+from drytorch.core.experiment import Run, RunStatus
 from drytorch_nb._display import Report, Table, short_repr
+from drytorch_nb._results import ResultsTable, read_results
 
 __all__ = [
     'active_run',
@@ -222,35 +223,71 @@ def _time(value: str | None) -> str:
     return parsed.strftime('%Y-%m-%d %H:%M:%S')
 
 
-def list_runs(experiment: Experiment[Any]) -> Table:
-    """The recorded runs of an experiment, oldest first.
+def list_runs(
+    experiment: Experiment[Any],
+    *,
+    status: str | None = None,
+    last: int | None = None,
+) -> Table:
+    """The recorded runs of an experiment, oldest first, with results.
 
     Reading the registry records runs left ``running`` by dead processes as
-    ``interrupted`` first, so the table tells how every run ended.
+    ``interrupted`` first, so the table tells how every run ended. Epochs,
+    duration and final metrics come from each run's metric history; a run
+    without one says so in the metrics column.
 
     Args:
         experiment: the experiment.
+        status: only the runs with this status.
+        last: only the last ``last`` runs (after the status filter).
 
     Returns:
         A table (id, status, creation, start and end times, commit,
-        number of starts), shown as HTML in a notebook, text elsewhere.
+        number of starts, epochs, duration, final metrics), shown as HTML
+        in a notebook (the status coloured), text elsewhere.
+
+    Raises:
+        TypeError: if ``experiment`` is not an Experiment.
+        ValueError: if the status is unknown or ``last`` is below 1.
     """
     _check_experiment(experiment)
-    records = experiment.registry.load_all()
-    rows = [
-        (
-            record.id,
-            record.status,
-            _time(record.created_at) or record.timestamp,
-            _time(record.started_at),
-            _time(record.ended_at),
-            (record.commit or '')[:12],
-            record.n_starts,
+    if status is not None and status not in get_args(RunStatus):
+        msg = (
+            f'Expected a status among {list(get_args(RunStatus))}, got '
+            f'{status!r}.'
         )
-        for record in records
-    ]
-    return Table(
-        f'Runs of experiment {experiment.name}',
+        raise ValueError(msg)
+    if last is not None and (isinstance(last, bool) or last < 1):
+        msg = f'Expected a positive number of runs, got {last!r}.'
+        raise ValueError(msg)
+    records = experiment.registry.load_all()
+    if status is not None:
+        records = [record for record in records if record.status == status]
+    if last is not None:
+        records = records[-last:]
+    exp_dir = experiment.registry.path
+    rows = []
+    for record in records:
+        results = read_results(experiment.name, exp_dir, record)
+        rows.append(
+            (
+                record.id,
+                record.status,
+                _time(record.created_at) or record.timestamp,
+                _time(record.started_at),
+                _time(record.ended_at),
+                (record.commit or '')[:12],
+                record.n_starts,
+                results.epochs,
+                results.duration,
+                results.final_metrics(),
+            )
+        )
+    title = f'Runs of experiment {experiment.name}'
+    if status is not None:
+        title += f', {status}'
+    return ResultsTable(
+        title,
         (
             'Run id',
             'Status',
@@ -259,7 +296,11 @@ def list_runs(experiment: Experiment[Any]) -> Table:
             'Ended',
             'Commit',
             'Starts',
+            'Epochs',
+            'Duration',
+            'Final metrics',
         ),
         rows,
         empty='No runs recorded.',
+        status_column=1,
     )

@@ -25,8 +25,13 @@ from IPython.display import display
 from drytorch import Experiment
 from drytorch.core import exceptions
 from drytorch_nb import _commands
+from drytorch_nb._compare import compare_runs
 from drytorch_nb._env import frontend
-from drytorch_nb._namespace import ExperimentWatcher, resolve_variable
+from drytorch_nb._namespace import (
+    ExperimentWatcher,
+    experiment_variables,
+    resolve_variable,
+)
 
 __all__ = ['DrytorchMagics', 'execute_cell']
 
@@ -263,9 +268,21 @@ class DrytorchMagics(Magics):
             'the active run, else the most recently created one).'
         ),
     )
+    @magic_arguments.argument(
+        '--status',
+        default=None,
+        help='only the runs with this status (e.g. failed).',
+    )
+    @magic_arguments.argument(
+        '--last',
+        metavar='N',
+        type=int,
+        default=None,
+        help='only the last N runs.',
+    )
     @line_magic
     def drytorch_runs(self, line: str) -> None:
-        """Show the recorded runs of an experiment as a table."""
+        """Show the recorded runs of an experiment, with their results."""
         args = magic_arguments.parse_argstring(self.drytorch_runs, line)
         experiment: Experiment[Any]
         run = _commands.active_run()
@@ -273,4 +290,78 @@ class DrytorchMagics(Magics):
             experiment = run.experiment
         else:
             experiment = self._experiment(args.experiment)
-        display(_commands.list_runs(experiment))
+        try:
+            table = _commands.list_runs(
+                experiment, status=args.status, last=args.last
+            )
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        display(table)
+
+    @magic_arguments.magic_arguments()
+    @magic_arguments.argument(
+        'targets',
+        metavar='EXPERIMENT',
+        nargs='*',
+        help=(
+            'variables holding Experiments, or names of experiments '
+            'recorded under --par-dir (default: every experiment of the '
+            'notebook).'
+        ),
+    )
+    @magic_arguments.argument(
+        '--runs',
+        metavar='RUN_ID',
+        nargs='+',
+        default=[],
+        help=(
+            'compare these runs (RUN_ID or EXPERIMENT/RUN_ID) instead of '
+            'the latest run of each experiment.'
+        ),
+    )
+    @magic_arguments.argument(
+        '--all',
+        action='store_true',
+        help='compare every run of each experiment, not only the latest.',
+    )
+    @magic_arguments.argument(
+        '--par-dir',
+        metavar='DIR',
+        default=None,
+        help=(
+            'where experiments named by string are recorded (default: the '
+            "first experiment's par_dir, else the current folder)."
+        ),
+    )
+    @line_magic
+    def drytorch_compare(self, line: str) -> None:
+        """Compare runs: a table of results and overlaid learning curves."""
+        args = magic_arguments.parse_argstring(self.drytorch_compare, line)
+        namespace = self._namespace
+        targets: list[Experiment[Any] | str] = []
+        for name in args.targets:
+            value = namespace.get(name)
+            targets.append(value if isinstance(value, Experiment) else name)
+        if not targets and not args.runs:
+            self.watcher.scan(namespace)
+            bound = sorted(
+                experiment_variables(namespace),
+                key=lambda pair: self.watcher.generation(pair[0]),
+            )
+            targets = [experiment for experiment, _ in bound]
+            if not targets:
+                msg = (
+                    'Expected experiments to compare, got none: create one, '
+                    'or name experiments or --runs.'
+                )
+                raise UsageError(msg)
+        try:
+            comparison = compare_runs(
+                *targets,
+                run_ids=args.runs,
+                every_run=args.all,
+                par_dir=args.par_dir,
+            )
+        except (exceptions.DryTorchError, TypeError, ValueError) as error:
+            raise UsageError(str(error)) from None
+        display(comparison)

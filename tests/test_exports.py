@@ -35,6 +35,7 @@ EXPECTED_EVENTS = [
     'LoadModelEvent',
     'MetricEvent',
     'ModelRegistrationEvent',
+    'ModelShapesEvent',
     'SaveModelEvent',
     'StartEpochEvent',
     'StartExperimentEvent',
@@ -48,6 +49,7 @@ EXPECTED_EVENTS = [
 EXPECTED_NB = [
     'active_run',
     'cell_run',
+    'compare_runs',
     'list_runs',
     'load_ipython_extension',
     'start_run',

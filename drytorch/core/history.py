@@ -46,6 +46,7 @@ __all__ = [
     'Interruption',
     'RunHistory',
     'Series',
+    'config_value',
     'history_path',
     'load_history',
     'registry_dir',
@@ -114,6 +115,24 @@ def check_header(path: pathlib.Path, line: bytes) -> None:
         raise exceptions.HistoryCorruptedError(
             path, f'expected format version <= {VERSION}, got {version!r}'
         )
+
+
+def config_value(config: Any) -> Any:
+    """The configuration as JSON-friendly values (repr for the rest)."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {
+            field.name: config_value(getattr(config, field.name, None))
+            if field.repr
+            else '(hidden: repr=False)'
+            for field in dataclasses.fields(config)
+        }
+    if isinstance(config, dict):
+        return {str(key): config_value(value) for key, value in config.items()}
+    if isinstance(config, list | tuple):
+        return [config_value(value) for value in config]
+    if config is None or isinstance(config, bool | int | float | str):
+        return config
+    return repr(config)
 
 
 def resolve_epochs(

@@ -20,11 +20,9 @@ overwritten: the tracker fails (and is detached with a warning).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pathlib
 import time
-from typing import Any
 
 from drytorch.core import history, log_events
 from drytorch.core.registry import RunRegistry
@@ -34,26 +32,6 @@ from drytorch.utils import files
 __all__ = ['HistoryWriter']
 
 _TAIL_CHUNK = 1 << 16
-
-
-def _config_value(config: Any) -> Any:
-    """The configuration as JSON-friendly values (repr for the rest)."""
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return {
-            field.name: _config_value(getattr(config, field.name, None))
-            if field.repr
-            else '(hidden: repr=False)'
-            for field in dataclasses.fields(config)
-        }
-    if isinstance(config, dict):
-        return {
-            str(key): _config_value(value) for key, value in config.items()
-        }
-    if isinstance(config, list | tuple):
-        return [_config_value(value) for value in config]
-    if config is None or isinstance(config, bool | int | float | str):
-        return config
-    return repr(config)
 
 
 def _cut_torn_tail(path: pathlib.Path) -> int:
@@ -132,7 +110,7 @@ class HistoryWriter(Tracker):
             'kind': 'start',
             'time': time.time(),
             'resumed': event.resumed,
-            'config': _config_value(event.config),
+            'config': history.config_value(event.config),
         }
         self._write([history.encode_line(record)], sync=True)
 

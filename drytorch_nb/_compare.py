@@ -1,0 +1,409 @@
+"""Compare recorded runs: a table of results and overlaid learning curves.
+
+:func:`compare_runs` reads the registry and the metric history of each run
+(:mod:`drytorch.core.history`), from any process. The result shows as static
+HTML in a notebook (a table and inline SVG charts: no widget, no script, so
+it survives saving and renders wherever HTML does) and as plain text
+elsewhere.
+
+The table has one row per run: experiment, run id, status, epochs,
+duration, the configuration values that differ between the runs (only
+those), and for each metric its final value and its best value with the
+epoch (lower is better for losses and errors, higher otherwise). Then one
+chart per metric: one colour per run, training solid, validation dashed,
+a ring on each curve's best point.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import pathlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from drytorch import Experiment
+from drytorch.core import exceptions, history
+from drytorch.core.registry import RunRegistry
+from drytorch.utils.formatting import format_number
+from drytorch_nb._compare_chart import RUN_COLORS, Curve, chart_svg
+from drytorch_nb._results import (
+    ResultsTable,
+    RunResults,
+    best_index,
+    read_results,
+)
+
+__all__ = ['Comparison', 'compare_runs']
+
+_MAX_LISTED = 20
+_SEP = '.'
+
+
+def _listed(names: Iterable[str]) -> list[str]:
+    names = sorted(names)
+    if len(names) > _MAX_LISTED:
+        more = len(names) - _MAX_LISTED
+        return [*names[:_MAX_LISTED], f'... ({more} more)']
+    return names
+
+
+def _flatten(value: Any, prefix: str = '') -> dict[str, str]:
+    if isinstance(value, Mapping) and value:
+        flat: dict[str, str] = {}
+        for key, item in value.items():
+            name = f'{prefix}{_SEP}{key}' if prefix else str(key)
+            flat.update(_flatten(item, name))
+        return flat
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return {prefix or '(value)': format_number(value)}
+    return {prefix or '(value)': json.dumps(value, default=repr)}
+
+
+class _Source:
+    """Where runs are looked up: experiments by name and their folders."""
+
+    def __init__(self, par_dir: pathlib.Path) -> None:
+        self.root = pathlib.Path(par_dir) / history.REGISTRY_FOLDER
+        self.known: dict[str, pathlib.Path] = {}
+        self.configs: dict[str, Any] = {}
+
+    def on_disk(self) -> list[str]:
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        return sorted(
+            entry.name
+            for entry in entries
+            if entry.is_dir()
+            and (
+                os.path.isdir(os.path.join(entry.path, 'runs'))
+                or os.path.isfile(os.path.join(entry.path, 'runs.json'))
+            )
+        )
+
+    def add(self, target: Experiment[Any] | str) -> str:
+        if isinstance(target, Experiment):
+            self.known[target.name] = target.registry.path
+            self.configs[target.name] = target.config
+            return target.name
+        if not isinstance(target, str):
+            msg = (
+                'Expected an Experiment or an experiment name, got '
+                f'{type(target).__name__}.'
+            )
+            raise TypeError(msg)
+        if target in self.known:
+            return target
+        names = self.on_disk()
+        if target not in names:
+            raise exceptions.UnknownRunError(
+                f'an experiment recorded in {self.root}',
+                target,
+                _listed(names),
+            )
+        self.known[target] = history.registry_dir(self.root.parent, target)
+        return target
+
+
+def _select(
+    source: _Source,
+    experiments: list[str],
+    run_ids: Sequence[str],
+    every_run: bool,
+) -> list[RunResults]:
+    selected: list[RunResults] = []
+    if not run_ids:
+        for name in experiments:
+            registry = RunRegistry(source.known[name])
+            records = registry.load_all()
+            if not every_run:
+                last = registry.last()
+                records = [last] if last is not None else []
+            selected.extend(
+                read_results(name, source.known[name], r) for r in records
+            )
+        return selected
+    scope = experiments or source.on_disk()
+    for name in scope:
+        source.add(name)
+    for run_id in run_ids:
+        exp_name, _, bare_id = run_id.rpartition('/')
+        names = [exp_name] if exp_name else scope
+        if exp_name:
+            source.add(exp_name)
+        found = []
+        for name in names:
+            record = RunRegistry(source.known[name]).get(bare_id)
+            if record is not None:
+                found.append(read_results(name, source.known[name], record))
+        if not found:
+            known = [
+                f'{name}/{record.id}'
+                for name in names
+                for record in RunRegistry(source.known[name]).load_all()
+            ]
+            raise exceptions.UnknownRunError('a run', run_id, _listed(known))
+        if len(found) > 1:
+            raise exceptions.UnknownRunError(
+                'one run (write EXPERIMENT/RUN_ID) among',
+                run_id,
+                [f'{r.experiment}/{r.record.id}' for r in found],
+            )
+        selected.extend(found)
+    return selected
+
+
+class Comparison:
+    """Runs side by side: a table and learning curves.
+
+    Shown as HTML in a notebook (``_repr_html_``) and as text elsewhere
+    (``str``/``repr``).
+
+    Attributes:
+        runs: the compared runs, in the order asked for.
+        config_keys: the configuration values that differ between them.
+        metrics: the compared metrics, as (model, source, metric).
+        notes: what the reader should know (runs without history,
+            metrics that no two runs share).
+    """
+
+    def __init__(self, runs: Sequence[RunResults], configs: Mapping) -> None:
+        """Args:
+        runs: the runs to compare.
+        configs: fallback configurations by experiment name.
+        """  # noqa: D205
+        self.runs = list(runs)
+        flat = []
+        for run in self.runs:
+            config = None
+            if run.history is not None and run.history.starts:
+                config = run.history.config
+            elif run.experiment in configs:
+                config = history.config_value(configs[run.experiment])
+            flat.append(_flatten(config) if config is not None else {})
+        self._configs = flat
+        keys: dict[str, None] = {}
+        for config in flat:
+            keys.update(dict.fromkeys(config))
+        self.config_keys = [
+            key
+            for key in keys
+            if len({config.get(key, '') for config in flat}) > 1
+        ]
+        metrics: dict[tuple[str, str, str], int] = {}
+        for run in self.runs:
+            if run.history is None:
+                continue
+            for (model, source), series in run.history.series.items():
+                for name in series.metrics:
+                    key = (model, source, name)
+                    metrics[key] = metrics.get(key, 0) + 1
+        self.metrics = list(metrics)
+        self.notes = self._notes(metrics)
+
+    def _notes(self, metrics: Mapping[Any, int]) -> list[str]:
+        if not self.runs:
+            return ['No runs to compare: none is recorded.']
+        notes = [
+            f'{run.experiment}/{run.record.id}: {run.note}.'
+            for run in self.runs
+            if run.history is None
+        ]
+        with_history = [run for run in self.runs if run.history is not None]
+        if len(with_history) > 1 and metrics and max(metrics.values()) < 2:
+            notes.append(
+                'The runs share no metric: each metric below comes from '
+                'one run only.'
+            )
+        if len(with_history) > 1 and not metrics:
+            notes.append('None of the runs recorded any metric.')
+        return notes
+
+    @property
+    def _multi_model(self) -> bool:
+        return len({model for model, _, _ in self.metrics}) > 1
+
+    def _label(self, key: tuple[str, str, str]) -> str:
+        model, source, name = key
+        return (
+            f'{model} {source} {name}'
+            if self._multi_model
+            else (f'{source} {name}')
+        )
+
+    def cell(
+        self, run: RunResults, key: tuple[str, str, str]
+    ) -> tuple[float, float, int] | None:
+        """(final value, best value, best epoch) of a metric of a run."""
+        if run.history is None:
+            return None
+        series = run.history.series.get((key[0], key[1]))
+        if series is None or key[2] not in series.metrics:
+            return None
+        values = series.metrics[key[2]]
+        index = best_index(key[2], values)
+        if index is None:
+            return values[-1], values[-1], series.epochs[-1]
+        return values[-1], values[index], series.epochs[index]
+
+    def table(self) -> ResultsTable:
+        """The table of the runs (text values, status in column 2)."""
+        headers = ['Experiment', 'Run id', 'Status', 'Epochs', 'Duration']
+        headers += self.config_keys
+        for key in self.metrics:
+            label = self._label(key)
+            headers += [f'{label} final', f'{label} best (epoch)']
+        rows = []
+        for run, config in zip(self.runs, self._configs, strict=True):
+            row = [
+                run.experiment,
+                run.record.id,
+                run.record.status,
+                run.epochs,
+                run.duration,
+            ]
+            row += [config.get(key, '') for key in self.config_keys]
+            for key in self.metrics:
+                cell = self.cell(run, key)
+                if cell is None:
+                    row += ['', '']
+                else:
+                    final, best, epoch = cell
+                    row += [
+                        format_number(final),
+                        f'{format_number(best)} ({epoch})',
+                    ]
+            rows.append(row)
+        return ResultsTable(
+            'Compared runs',
+            headers,
+            rows,
+            empty='No runs to compare.',
+            status_column=2,
+        )
+
+    def charts(self) -> list[str]:
+        """One SVG chart per metric (training and validation curves)."""
+        by_metric: dict[tuple[str, str], list[Curve]] = {}
+        for index, run in enumerate(self.runs):
+            if run.history is None:
+                continue
+            color = RUN_COLORS[index % len(RUN_COLORS)]
+            for (model, source), series in run.history.series.items():
+                if series.role == 'test':
+                    continue
+                for name, values in series.metrics.items():
+                    by_metric.setdefault((model, name), []).append(
+                        Curve(
+                            epochs=series.epochs,
+                            values=values,
+                            color=color,
+                            dashed=series.role != 'train',
+                            best_index=best_index(name, values),
+                            label=(
+                                f'{run.experiment}/{run.record.id} {source}'
+                            ),
+                        )
+                    )
+        return [
+            chart_svg(f'{model} {name}' if self._multi_model else name, curves)
+            for (model, name), curves in by_metric.items()
+        ]
+
+    def __str__(self) -> str:
+        parts = [self.table().to_text()]
+        parts += [f'Note: {note}' for note in self.notes]
+        return '\n'.join(parts)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _legend(self) -> str:
+        items = []
+        for index, run in enumerate(self.runs):
+            if run.history is None:
+                continue
+            color = RUN_COLORS[index % len(RUN_COLORS)]
+            items.append(
+                f'<span style="white-space: nowrap; margin-right: 1em">'
+                f'<span style="display: inline-block; width: 1.5em; '
+                f'border-top: 3px solid {color}; vertical-align: middle">'
+                f'</span> {html.escape(run.experiment)}/'
+                f'{html.escape(run.record.id)}</span>'
+            )
+        if not items:
+            return ''
+        items.append(
+            '<span style="white-space: nowrap; opacity: 0.8">'
+            'solid: training, dashed: validation, ring: best</span>'
+        )
+        return f'<div style="margin: 0.25em 0">{" ".join(items)}</div>'
+
+    def _repr_html_(self) -> str:
+        parts = ['<div class="drytorch-nb drytorch-compare">']
+        parts.append(self.table().html_body())
+        parts.extend(
+            f'<div><em>{html.escape(note)}</em></div>' for note in self.notes
+        )
+        charts = self.charts()
+        if charts:
+            parts.append(self._legend())
+            parts.append(
+                '<div style="display: grid; gap: 0.5em 1em; '
+                'grid-template-columns: repeat(auto-fill, '
+                'minmax(min(100%, 24em), 1fr))">'
+            )
+            parts.extend(f'<div>{chart}</div>' for chart in charts)
+            parts.append('</div>')
+        parts.append('</div>')
+        return ''.join(parts)
+
+
+def compare_runs(
+    *experiments: Experiment[Any] | str,
+    run_ids: Sequence[str] = (),
+    every_run: bool = False,
+    par_dir: str | os.PathLike[str] | None = None,
+) -> Comparison:
+    """Compare recorded runs: a table of results and learning curves.
+
+    Without ``run_ids``, the latest run of each experiment is compared
+    (every run with ``every_run``). With ``run_ids``, those runs: an id is
+    ``RUN_ID`` (looked up in the given experiments, or in every experiment
+    under ``par_dir``) or ``EXPERIMENT/RUN_ID``.
+
+    Args:
+        experiments: Experiment objects or names of experiments recorded
+            under ``par_dir``.
+        run_ids: the runs to compare.
+        every_run: compare every run of each experiment.
+        par_dir: where experiments named by string are recorded; default:
+            the par_dir of the first Experiment given, else the current
+            folder.
+
+    Returns:
+        The comparison: HTML in a notebook, text elsewhere.
+
+    Raises:
+        TypeError: if an argument is neither an Experiment nor a name.
+        UnknownRunError: if an experiment or a run does not exist; the
+            message lists those that do.
+        ValueError: if neither experiments nor run ids are given.
+    """
+    if not experiments and not run_ids:
+        msg = 'Expected experiments or run ids to compare, got neither.'
+        raise ValueError(msg)
+    if isinstance(run_ids, str):
+        run_ids = [run_ids]
+    if par_dir is None:
+        first = next(
+            (e for e in experiments if isinstance(e, Experiment)), None
+        )
+        par_dir = first.par_dir if first is not None else pathlib.Path()
+    source = _Source(pathlib.Path(par_dir))
+    names = list(dict.fromkeys(source.add(target) for target in experiments))
+    runs = _select(source, names, run_ids, every_run)
+    return Comparison(runs, source.configs)
