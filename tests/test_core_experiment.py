@@ -106,6 +106,20 @@ def test_resume_by_id(config: Config) -> None:
     assert run.id == 'a'
 
 
+def test_resume_without_id_takes_the_run_last_started_or_resumed(
+    config: Config,
+) -> None:
+    exp = MyExp(config, name='E')
+    with exp.create_run(run_id='a'):
+        pass
+    with exp.create_run(run_id='b'):
+        pass
+    with exp.create_run(run_id='a', resume=True):
+        pass  # 'a' resumed last, though 'b' was created later
+    with exp.create_run(resume=True) as run:
+        assert run.id == 'a'
+
+
 def test_resume_returns_run_of_this_experiment_only(
     config: Config, tmp_path: pathlib.Path
 ) -> None:

@@ -278,3 +278,15 @@ def test_corrupt_legacy_file_raises(registry: RunRegistry) -> None:
     (registry.path / 'runs.json').write_text('[{"id": ')
     with pytest.raises(exceptions.RegistryCorruptedError, match=r'runs\.json'):
         registry.load_all()
+
+
+def test_last_is_the_run_last_started_or_resumed(
+    registry: RunRegistry,
+) -> None:
+    registry.register_new_run('a')
+    registry.register_new_run('b')
+    registry.mark_running('a')  # 'a' resumed after 'b' was created
+    registry.update_run_status('a', 'completed')
+    last = registry.last()
+    assert last is not None
+    assert last.id == 'a'

@@ -5,7 +5,9 @@ One folder per experiment (``<par_dir>/.drytorch/<experiment>/``) holds::
     runs/<run id>.json   one record per run (id, status, timestamps, commit,
                          pid and host of the process running it)
     running/<run id>     an empty marker while a run is running
-    last_run             the id of the most recently created run
+    last_run             the id of the run most recently created, started
+                         or resumed (what ``create_run(resume=True)``
+                         resumes)
     registry.lock        the file lock that serializes writers
 
 A ``runs.json`` list left by drytorch 0.1.0rc5 in the same folder is imported
@@ -189,7 +191,7 @@ class RunRegistry:
             return self._read(run_id)
 
     def last(self) -> RunMetadata | None:
-        """The record of the most recently created run, if any."""
+        """The record of the run last created, started or resumed, if any."""
         with self._locked():
             self._reap_dead()
             try:
@@ -279,6 +281,7 @@ class RunRegistry:
             self._running.mkdir(parents=True, exist_ok=True)
             (self._running / run_id).touch()
             self._write(record)
+            files.atomic_write_text(self._last, run_id + '\n')
         return record
 
     def update_run_status(self, run_id: str, status: RunStatus) -> None:
