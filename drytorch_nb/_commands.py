@@ -22,6 +22,13 @@ from typing import Any, get_args
 from drytorch import Experiment
 from drytorch.core import exceptions
 from drytorch.core.experiment import Run, RunStatus
+from drytorch.utils.formatting import (
+    format_duration,
+    format_metrics,
+    format_number,
+)
+from drytorch.utils.model_summary import ModelSummary
+from drytorch_nb import _model_card
 from drytorch_nb._display import Report, Table, short_repr
 from drytorch_nb._results import ResultsTable, read_results
 
@@ -167,38 +174,89 @@ def _models_and_actors(run: Run) -> list[tuple[str, str]]:
     return [(model, ', '.join(names)) for model, names in actors.items()]
 
 
-def status(frontend: str | None = None) -> Report:
-    """The active run: its experiment, config, models and actors.
+def _live_objects(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's live models by name and actors by ``model/actor`` key."""
+    models: dict[str, Any] = {}
+    actors: dict[str, Any] = {}
+    for key, ref in list(run.metadata_manager.metadata_dict.items()):
+        obj = ref()
+        if obj is not None:
+            (actors if '/' in key else models)[key] = obj
+    return models, actors
 
-    Args:
-        frontend: the detected notebook frontend, shown when given.
+
+def _epoch_rows(models: Mapping[str, Any]) -> list[tuple[str, str]]:
+    epochs = [
+        (name, model.epoch)
+        for name, model in models.items()
+        if isinstance(getattr(model, 'epoch', None), int)
+    ]
+    if len(epochs) == 1:
+        return [('Epoch', format_number(epochs[0][1]))]
+    return [
+        (f'Epoch of {name}', format_number(epoch)) for name, epoch in epochs
+    ]
+
+
+def _metric_rows(actors: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The latest metrics of each actor that computed some."""
+    rows = []
+    for key, actor in actors.items():
+        metrics = getattr(actor, 'computed_metrics', None)
+        if not isinstance(metrics, Mapping) or not metrics:
+            continue
+        model_name, _, actor_name = key.partition('/')
+        epoch = getattr(getattr(actor, 'model', None), 'epoch', None)
+        source = actor_name if epoch is None else f'{actor_name} @ {epoch}'
+        rows.append((model_name, source, format_metrics(metrics, ', ')))
+    return rows
+
+
+def _card(name: str, model: Any) -> _model_card.ModelCard:
+    summary = getattr(model, 'summary', None)
+    result = summary() if callable(summary) else None
+    card_summary = result if isinstance(result, ModelSummary) else None
+    return _model_card.ModelCard(card_summary, name)
+
+
+def status() -> Report:
+    """The active run: experiment, progress, metrics, config, models.
+
+    Shows the epoch of each model, the time since the run started, the
+    latest metrics of each actor, the configuration, the names of models
+    and actors, and a card per model (layers, parameters, sizes, shapes),
+    from the live objects: the values are the current ones.
 
     Returns:
         A report, shown as HTML in a notebook and as text elsewhere.
     """
     run = active_run()
-    extra = [('Frontend', frontend)] if frontend else []
     if run is None:
-        lines: list[str | Table] = [
+        return Report(
             'No active run. Start one with %drytorch_start [EXPERIMENT].'
-        ]
-        if extra:
-            lines.append(Table('Session', ('Field', 'Value'), extra))
-        return Report(*lines)
+        )
     experiment = run.experiment
+    models, actors = _live_objects(run)
+    elapsed = (datetime.datetime.now() - run.created_at).total_seconds()
     summary = [
         ('Experiment', experiment.name),
         ('Class', type(experiment).__name__),
         ('Run id', run.id),
         ('Status', run.status),
         ('Resumed', 'yes' if run.resumed else 'no'),
-        ('Recorded', 'yes' if run.record else 'no'),
+        ('Elapsed', format_duration(elapsed)),
+        *_epoch_rows(models),
         ('Tags', ', '.join(experiment.tags)),
         ('Folder', experiment.par_dir),
-        *extra,
     ]
     return Report(
         Table('Active run', ('Field', 'Value'), summary),
+        Table(
+            'Latest metrics',
+            ('Model', 'Source @ epoch', 'Metrics'),
+            _metric_rows(actors),
+            empty='No metrics yet.',
+        ),
         Table(
             'Configuration',
             ('Field', 'Value'),
@@ -210,6 +268,7 @@ def status(frontend: str | None = None) -> Report:
             _models_and_actors(run),
             empty='None registered yet.',
         ),
+        *(_card(name, model) for name, model in models.items()),
     )
 
 

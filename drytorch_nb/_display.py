@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import reprlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 __all__ = ['Report', 'Table', 'short_repr']
 
@@ -143,9 +144,10 @@ class Report:
         parts: the lines (``str``) and tables.
     """
 
-    def __init__(self, *parts: str | Table) -> None:
+    def __init__(self, *parts: str | Table | Any) -> None:
         """Args:
-        parts: the lines (``str``) and tables, in display order.
+        parts: the lines (``str``), tables and other parts with
+            ``to_text()`` and ``_repr_html_()`` (model cards), in order.
         """  # noqa: D205
         self.parts = parts
 
@@ -155,7 +157,7 @@ class Report:
     def to_text(self) -> str:
         """The report as plain text."""
         return '\n'.join(
-            part.to_text() if isinstance(part, Table) else _text(part)
+            part.to_text() if hasattr(part, 'to_text') else _text(part)
             for part in self.parts
         )
 
@@ -166,7 +168,7 @@ class Report:
     def _repr_html_(self) -> str:
         body = ''.join(
             part._repr_html_()
-            if isinstance(part, Table)
+            if hasattr(part, '_repr_html_')
             else f'<div>{_escape(part)}</div>'
             for part in self.parts
         )

@@ -26,7 +26,6 @@ from drytorch import Experiment
 from drytorch.core import exceptions
 from drytorch_nb import _commands
 from drytorch_nb._compare import compare_runs
-from drytorch_nb._env import frontend
 from drytorch_nb._namespace import (
     ExperimentWatcher,
     experiment_variables,
@@ -255,7 +254,7 @@ class DrytorchMagics(Magics):
         if line.strip():
             msg = f'%drytorch_status takes no arguments, got {line.strip()!r}.'
             raise UsageError(msg)
-        display(_commands.status(frontend=frontend()))
+        display(_commands.status())
 
     @magic_arguments.magic_arguments()
     @magic_arguments.argument(

@@ -109,6 +109,7 @@ def test_event_order(
         'StartEpochEvent',
         'ActorRegistrationEvent',
         'IterateBatchEvent',
+        'ModelShapesEvent',
         'MetricEvent',
         'ActorRegistrationEvent',
         'IterateBatchEvent',

@@ -580,7 +580,9 @@ def test_end_to_end_run_with_trainer_and_validation(
         assert 'aria-valuenow="3" aria-valuemax="3"' in view.status.value
     snapshot = shell.calls[-1]['data']['text/html']
     assert run.id in snapshot and 'completed' in snapshot
-    assert 'Linear(in_features=32, out_features=64, bias=True)' in snapshot
+    # the model card: 32 * 64 + 64 + 64 * 10 + 10 parameters, the shapes
+    assert '>2762</td>' in snapshot
+    assert '>[32, 64]</td>' in snapshot
     (chart,) = chart_images(snapshot)
     assert chart.count('<polyline') == 2
     assert_escaped(snapshot)  # the config's note

@@ -11,7 +11,10 @@ import dataclasses
 import datetime
 import pathlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drytorch.utils.model_summary import ModelSummary
 
 __all__ = [
     'ActorRegistrationEvent',
@@ -24,6 +27,7 @@ __all__ = [
     'LoadModelEvent',
     'MetricEvent',
     'ModelRegistrationEvent',
+    'ModelShapesEvent',
     'SaveModelEvent',
     'StartEpochEvent',
     'StartExperimentEvent',
@@ -85,11 +89,35 @@ class ModelRegistrationEvent(Event):
         model_name: the model's name.
         model_ts: when the model was created.
         architecture_repr: a readable representation of the module.
+        summary: its layers, parameter counts and sizes (no output shapes
+            yet: they come with a :class:`ModelShapesEvent`).
     """
 
     model_name: str
     model_ts: datetime.datetime
     architecture_repr: str
+    summary: ModelSummary | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelShapesEvent(Event):
+    """A model ran its first forward pass: the output shapes are known.
+
+    Published once per model, from inside that first (real) forward pass.
+
+    Attributes:
+        model_name: the model's name.
+        shapes: output shape by qualified sub-module name ('' for the
+            model's own output).
+        input_shape: the shape of the model's input.
+        summary: the model's summary, taken again after the pass (lazy
+            modules have their sizes then), with the shapes filled in.
+    """
+
+    model_name: str
+    shapes: Mapping[str, str]
+    input_shape: str = ''
+    summary: ModelSummary | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -102,6 +130,8 @@ class ActorRegistrationEvent(Event):
         model_name: the model's name.
         model_ts: when the model was created.
         metadata: a readable description of the actor.
+        settings: what people look for first (optimizer, learning rates,
+            batch size, loss, metrics, hooks...), as (label, text) pairs.
     """
 
     actor_name: str
@@ -109,6 +139,7 @@ class ActorRegistrationEvent(Event):
     model_name: str
     model_ts: datetime.datetime
     metadata: dict[str, Any]
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -17,8 +17,10 @@ import datetime
 import weakref
 from typing import Any
 
+from torch import nn
+
 from drytorch.core import log_events, naming, scope
-from drytorch.utils import repr_utils
+from drytorch.utils import actor_settings, model_summary, repr_utils
 
 __all__ = ['MetadataManager']
 
@@ -28,6 +30,19 @@ def _created_at(obj: Any) -> datetime.datetime:
     if isinstance(value, datetime.datetime):
         return value
     return datetime.datetime.now()
+
+
+def _summary(model: Any) -> model_summary.ModelSummary | None:
+    """The model's own summary, else one of its module, else None."""
+    summary = getattr(model, 'summary', None)
+    if callable(summary):
+        result = summary()
+        if isinstance(result, model_summary.ModelSummary):
+            return result
+    module = getattr(model, 'module', None)
+    if isinstance(module, nn.Module):
+        return model_summary.summarize(module)
+    return None
 
 
 class MetadataManager:
@@ -78,6 +93,7 @@ class MetadataManager:
                 model_name=name,
                 model_ts=_created_at(model),
                 architecture_repr=repr_utils.LiteralStr(repr(model.module)),
+                summary=_summary(model),
             )
         )
         return previous
@@ -109,6 +125,7 @@ class MetadataManager:
                 model_name=model.name,
                 model_ts=_created_at(model),
                 metadata=self.extract_metadata(actor),
+                settings=actor_settings.actor_settings(actor),
             )
         )
         return previous

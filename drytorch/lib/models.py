@@ -14,8 +14,10 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import nn
 
-from drytorch.core import naming, register, scope
+from drytorch.core import log_events, naming, register, scope
 from drytorch.core.protocols import CheckpointProtocol
+from drytorch.lib import _shapes
+from drytorch.utils import model_summary, repr_utils
 
 __all__ = ['Model', 'ModelAverage', 'count_params', 'default_device']
 
@@ -127,6 +129,13 @@ class Model(Generic[_In, _Out]):
             self._no_grad_forward = (
                 torch.compile(unwrapped) if should_compile else unwrapped
             )
+        self._compiled = should_compile
+        self._output_shapes: dict[str, str] = {}
+        self._input_shape = ''
+        self._plain_forwards: tuple[Any, Any] | None = None
+        if not should_compile:
+            # hooks inside a compiled graph would cost a recompilation
+            self._watch_first_forward()
         if checkpoint is None:
             from drytorch.lib.checkpoints import LocalCheckpoint
 
@@ -206,6 +215,86 @@ class Model(Generic[_In, _Out]):
         """Advance the epoch counter by one."""
         self.epoch += 1
 
+    @property
+    def output_shapes(self) -> dict[str, str]:
+        """Output shape of each sub-module in the first forward pass.
+
+        Keyed by qualified sub-module name, '' for the model's own output;
+        empty until the model ran once, and always with ``should_compile``.
+        """
+        return dict(self._output_shapes)
+
+    def summary(
+        self, max_rows: int = model_summary.MAX_ROWS
+    ) -> model_summary.ModelSummary:
+        """The module's layers, parameter counts, sizes and shapes.
+
+        The counts are the current ones (layers frozen since are counted
+        frozen); the output shapes are those of the first forward pass.
+
+        Args:
+            max_rows: the most sub-modules listed (the totals count all).
+        """
+        summary = model_summary.summarize(self.unwrapped_module, max_rows)
+        if self._output_shapes:
+            summary = summary.with_shapes(
+                self._output_shapes,
+                self._input_shape,
+                self._output_shapes.get('', ''),
+            )
+        precision = (
+            _dtype_name(self.autocast_dtype) + ' autocast'
+            if self.mixed_precision
+            else 'off'
+        )
+        details = [
+            ('Device', str(self._device)),
+            ('Mixed precision', precision),
+        ]
+        if self.unwrapped_module is not self.module:
+            details.append(('Wrapped in', type(self.module).__name__))
+        if self._compiled:
+            details.append(('Compiled', 'yes (output shapes not recorded)'))
+        return summary.with_details(*details)
+
+    def _watch_first_forward(self) -> None:
+        """Record the output shapes during the first forward pass.
+
+        Until a forward succeeds, the forwards go through hooks that note
+        each sub-module's output shape; then the plain forwards come back,
+        so later batches pay nothing. No extra forward is run.
+        """
+        root = self.unwrapped_module
+        plain = (self._forward, self._no_grad_forward)
+        self._plain_forwards = plain
+        self._forward = _shapes.FirstForward(self, plain[0], root)
+        if plain[1] is not None:
+            self._no_grad_forward = _shapes.FirstForward(self, plain[1], root)
+
+    def _receive_shapes(self, recorder: _shapes.ShapeRecorder) -> None:
+        """Keep the first forward's shapes and tell the run (once)."""
+        plain = self._plain_forwards
+        if plain is None:
+            return
+        self._plain_forwards = None
+        self._forward, self._no_grad_forward = plain
+        if not recorder.installed or '' not in recorder.shapes:
+            return
+        self._output_shapes = dict(recorder.shapes)
+        self._input_shape = recorder.input_shape
+        run = scope.active_run()
+        entry = register.ALL_MODULES.get(self.module)
+        if run is None or entry is None or entry.run_key != run.key:
+            return  # used outside its run: the shapes stay on the model
+        scope.publish(
+            log_events.ModelShapesEvent(
+                model_name=self._name,
+                shapes=self.output_shapes,
+                input_shape=self._input_shape,
+                summary=self.summary(),
+            )
+        )
+
     def update_parameters(self) -> None:
         """Hook called after each optimizer step (no-op here)."""
 
@@ -224,6 +313,32 @@ class Model(Generic[_In, _Out]):
     def unregister(self) -> None:
         """Unregister the module, so that another Model may wrap it."""
         register.unregister_model(self)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix('torch.')
+
+
+@repr_utils.recursive_repr.register(Model)
+def _repr_model(model: Model[Any, Any], *, depth: int | None = None) -> Any:
+    """A model as its actors' metadata shows it.
+
+    Its settings only: not the epoch, which is stale as soon as the actor
+    is documented, and the autocast dtype only when mixed precision is on.
+    """
+    described: dict[str, Any] = {
+        'class': type(model).__name__,
+        'name': model.name,
+        'module': type(model.unwrapped_module).__name__,
+        'device': str(model.device),
+        'mixed_precision': False,
+    }
+    if model.mixed_precision:
+        described['mixed_precision'] = _dtype_name(model.autocast_dtype)
+    checkpoint = getattr(model, 'checkpoint', None)
+    if checkpoint is not None:
+        described['checkpoint'] = repr(checkpoint)
+    return described
 
 
 _SWA_MULTI_AVG = torch.optim.swa_utils.get_swa_multi_avg_fn()
@@ -399,3 +514,4 @@ class ModelAverage(Model[_In, _Out]):
             _running_mean_update(self.averaged_module, self.unwrapped_module)
         else:
             self.averaged_module.update_parameters(self.unwrapped_module)
+
