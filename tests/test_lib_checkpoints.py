@@ -200,6 +200,17 @@ def test_latest_is_highest_epoch_not_newest_file(model: Model) -> None:
     assert model.epoch == 2
 
 
+def test_latest_compares_epochs_as_numbers(model: Model) -> None:
+    # as text, 'epoch_9' > 'epoch_10' and '9' > '10'
+    _save_at(model, 9, 10, 2)
+    checkpoint = model.checkpoint
+    assert isinstance(checkpoint, LocalCheckpoint)
+    assert checkpoint.saved_epochs() == [2, 9, 10]
+    model.epoch = 0
+    model.load_state()
+    assert model.epoch == 10
+
+
 def test_stray_entries_ignored(model: Model) -> None:
     # D09: a 'backup' folder broke the reference's load with a ValueError
     _save_at(model, 1, 2)

@@ -7,6 +7,20 @@ Both files are written into a hidden temporary folder that is renamed to
 The last checkpoint is the one with the highest epoch number; anything else
 in the model folder is ignored.
 
+Saving an epoch that is already saved moves the previous folder aside
+(``.epoch_<N>.<owner>.old``) before the new one takes its name. Readers
+treat that folder as epoch ``N`` while ``epoch_<N>`` is missing, so a
+process killed at any instant of a re-save leaves either the new or the
+previous complete checkpoint of the epoch, never only an older epoch.
+
+What a killed save may leave behind is bounded: hidden folders named
+``.epoch_<N>.<owner>.tmp``, ``.old`` or ``.del``, holding together at most
+one checkpoint more than the model folder holds otherwise. ``<owner>`` is
+the writer's pid and process start time; the next save or load of the model
+(by any process) removes the leftovers of writers that are no longer alive,
+putting a displaced previous checkpoint back as ``epoch_<N>`` if it is the
+only copy. A save that fails with an exception removes its own leftovers.
+
 Loading reads and checks everything before changing anything: a load that
 fails leaves the model's epoch, the module and the optimizer as they were.
 Files are read with ``torch.load(weights_only=True)``.
@@ -18,18 +32,20 @@ import abc
 import contextlib
 import dataclasses
 import functools
+import itertools
 import os
 import pathlib
 import re
 import shutil
+import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
-from drytorch.core import exceptions, log_events, naming, scope
+from drytorch.core import exceptions, log_events, naming, processes, scope
 from drytorch.core.protocols import ModelProtocol
 from drytorch.utils import files
 
@@ -45,6 +61,14 @@ _EPOCH_PREFIX = 'epoch_'
 _EPOCH_DIR = re.compile(r'epoch_(0|[1-9][0-9]*)')
 _MODEL_FILE = 'model_state.pt'
 _OPTIMIZER_FILE = 'optimizer_state.pt'
+# what a save writes beside epoch_<N>: .epoch_<N>.<pid>[-<start>[-<n>]].<kind>
+# (a bare pid: written by earlier versions)
+_LEFTOVER = re.compile(
+    r'\.epoch_(0|[1-9][0-9]*)\.([0-9]+)(?:-([0-9]+|x)(?:-[0-9]+)?)?'
+    r'\.(tmp|old|del)'
+)
+# a reader that finds a folder moved away by a concurrent save looks again
+_READ_ATTEMPTS = 5
 
 
 def _distributed() -> bool:
@@ -453,13 +477,13 @@ def _numpy_safe_globals() -> tuple[Any, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _torch_load(path: pathlib.Path, device: torch.device) -> Any:
+def _torch_load(stream: Any, path: pathlib.Path, device: torch.device) -> Any:
     """Read a file with the restricted unpickler, on the model's device."""
     # a context, not add_safe_globals: loading must not widen what every
     # other torch.load of the process accepts
     with torch.serialization.safe_globals(list(_numpy_safe_globals())):
         try:
-            return torch.load(path, map_location=device, weights_only=True)
+            return torch.load(stream, map_location=device, weights_only=True)
         except Exception as error:
             if hasattr(error, 'add_note'):
                 error.add_note(f'While reading the checkpoint file {path}.')
@@ -484,8 +508,90 @@ def _save_file(obj: Any, path: pathlib.Path) -> None:
         os.fsync(stream.fileno())
 
 
+_counter = itertools.count()
+_in_progress: set[str] = set()  # owner tags of this process's live saves
+_in_progress_lock = threading.Lock()
+
+
+def _own_prefix() -> str:
+    pid = os.getpid()
+    return f'{pid}-{processes.start_time(pid) or "x"}'
+
+
+def _new_owner_tag() -> str:
+    # pid and start time name the process; the counter, the save
+    tag = f'{_own_prefix()}-{next(_counter)}'
+    with _in_progress_lock:
+        _in_progress.add(tag)
+    return tag
+
+
+def _release_owner_tag(tag: str) -> None:
+    with _in_progress_lock:
+        _in_progress.discard(tag)
+
+
+def _owner_gone(name: str, pid: int, start: str | None) -> bool:
+    """Whether the save that wrote a leftover can no longer finish it."""
+    tag = name.split('.')[2]
+    if pid == os.getpid() and tag.startswith(_own_prefix() + '-'):
+        with _in_progress_lock:
+            return tag not in _in_progress
+    if start == 'x':
+        start = None
+    return not processes.is_alive(pid, start)
+
+
+def _remove_tree(path: pathlib.Path) -> None:
+    # renamed first, so that an interrupted removal never leaves a
+    # partial folder under a name that readers trust
+    if path.name.endswith('.old'):
+        trash = path.with_name(path.name[: -len('old')] + 'del')
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:
+            return
+        except OSError:
+            trash = path
+        path = trash
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _tidy(model_dir: pathlib.Path) -> None:
+    """Remove what saves of dead processes left; restore lone epochs.
+
+    Best effort: a folder that cannot be changed (read-only) stays as it
+    is, and readers still find a displaced checkpoint where it is.
+    """
+    try:
+        entries = list(os.scandir(model_dir))
+    except OSError:
+        return
+    for entry in entries:
+        match = _LEFTOVER.fullmatch(entry.name)
+        if match is None:
+            continue
+        epoch, pid, start, kind = match.groups()
+        if not _owner_gone(entry.name, int(pid), start):
+            continue
+        path = pathlib.Path(entry.path)
+        if kind == 'old':
+            final = model_dir / _epoch_dir_name(int(epoch))
+            if not os.path.lexists(final):
+                with contextlib.suppress(OSError):
+                    # the only copy of the epoch: it takes its name back
+                    os.rename(path, final)
+                    _fsync_dir(model_dir)
+                    continue
+        _remove_tree(path)
+
+
 class LocalCheckpoint(AbstractCheckpoint):
     """Checkpoints in the file system.
+
+    Re-saving an epoch is safe against a crash at any instant, and the
+    leftovers of crashed saves are removed by the next save or load (see the
+    module's documentation).
 
     Attributes:
         par_dir: the folder of the run's checkpoints, if given; default:
@@ -528,74 +634,190 @@ class LocalCheckpoint(AbstractCheckpoint):
         final = paths.epoch_dir_of(epoch)
         model_dir = final.parent
         model_dir.mkdir(parents=True, exist_ok=True)
-        tag = f'{final.name}.{os.getpid()}'
-        temp = model_dir / f'.{tag}.tmp'
-        old = model_dir / f'.{tag}.old'
-        for leftover in (temp, old):  # from a crash of an earlier process
-            shutil.rmtree(leftover, ignore_errors=True)
+        _tidy(model_dir)
+        tag = _new_owner_tag()
         try:
-            temp.mkdir()
+            self._replace(final, tag, module_state, optimizer_state)
+        finally:
+            _release_owner_tag(tag)
+        return str(final)
+
+    @staticmethod
+    def _replace(
+        final: pathlib.Path,
+        tag: str,
+        module_state: Mapping[str, Any],
+        optimizer_state: Mapping[str, Any] | None,
+    ) -> None:
+        model_dir = final.parent
+        temp = model_dir / f'.{final.name}.{tag}.tmp'
+        old = model_dir / f'.{final.name}.{tag}.old'
+        displaced = False
+        try:
+            os.mkdir(temp)
             _save_file(module_state, temp / _MODEL_FILE)
             if optimizer_state is not None:
                 _save_file(optimizer_state, temp / _OPTIMIZER_FILE)
             _fsync_dir(temp)
-            # a folder cannot be renamed over a non-empty one: move the
-            # previous checkpoint of this epoch aside first
-            with contextlib.suppress(FileNotFoundError):
-                final.rename(old)
-            temp.rename(final)
+            # a folder cannot be renamed over a non-empty one: the previous
+            # checkpoint of this epoch goes aside, where readers find it
+            # until the new one has the name
+            try:
+                os.rename(final, old)
+            except FileNotFoundError:
+                pass
+            else:
+                displaced = True
+            try:
+                os.rename(temp, final)
+            except BaseException:
+                if displaced:
+                    with contextlib.suppress(OSError):
+                        os.rename(old, final)
+                raise
         except BaseException:
-            if old.exists() and not final.exists():
-                with contextlib.suppress(OSError):
-                    old.rename(final)
             shutil.rmtree(temp, ignore_errors=True)
             raise
         _fsync_dir(model_dir)
-        shutil.rmtree(old, ignore_errors=True)
-        return str(final)
+        if displaced:
+            _remove_tree(old)
 
     def _read(self, epoch: int, with_optimizer: bool) -> LoadedState:
         model = self.model
         model_dir = self.paths.model_dir
         if not model_dir.is_dir():
             raise exceptions.ModelNotFoundError(model_dir)
-        if epoch == -1:
-            saved = list(_saved_epochs(model_dir))
-            if not saved:
-                raise exceptions.ModelNotFoundError(model_dir)
-            epoch = max(saved)
-        epoch_dir = model_dir / _epoch_dir_name(epoch)
-        model_path = epoch_dir / _MODEL_FILE
-        if not model_path.is_file():
-            raise exceptions.EpochNotFoundError(epoch, model_dir)
-        device = model.device
-        module_state = _torch_load(model_path, device)
-        optimizer_state = None
-        problem = None
-        if with_optimizer:
-            optimizer_path = epoch_dir / _OPTIMIZER_FILE
-            if optimizer_path.is_file():
-                optimizer_state = _torch_load(optimizer_path, device)
+        _tidy(model_dir)
+        for _ in range(_READ_ATTEMPTS):
+            saved = _saved_epochs(model_dir)
+            if epoch == -1:
+                if not saved:
+                    raise exceptions.ModelNotFoundError(model_dir)
+                chosen = max(saved)
             else:
-                problem = f'no optimizer state was saved at {optimizer_path}'
-        return LoadedState(
-            epoch=epoch,
-            location=str(epoch_dir),
-            module_state=module_state,
-            optimizer_state=optimizer_state,
-            optimizer_problem=problem,
-        )
+                chosen = epoch
+            folder = saved.get(chosen)
+            if folder is None:
+                raise exceptions.EpochNotFoundError(epoch, model_dir)
+            try:
+                streams = _open_checkpoint(folder, with_optimizer)
+            except FileNotFoundError:
+                continue  # moved by a concurrent save: look again
+            return _load_streams(
+                chosen, folder, streams, with_optimizer, model.device
+            )
+        raise exceptions.EpochNotFoundError(epoch, model_dir)
 
 
-def _saved_epochs(model_dir: pathlib.Path) -> Iterator[int]:
-    """Yield the epochs of the complete checkpoint folders of a model."""
+def _open_checkpoint(
+    folder: pathlib.Path, with_optimizer: bool
+) -> tuple[Any, Any]:
+    """Open the state files of one folder, as one consistent pair.
+
+    Opened relative to the folder's descriptor where the platform allows
+    it: the pair stays that of one save, even if the folder is renamed
+    while it is read.
+    """
+    names = [_MODEL_FILE] + ([_OPTIMIZER_FILE] if with_optimizer else [])
+    opened: list[Any] = []
+    dir_fd: int | None = None
+    if os.open in os.supports_dir_fd:
+        flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0)
+        dir_fd = os.open(folder, flags)
+    try:
+        for name in names:
+            try:
+                if dir_fd is None:
+                    fd = os.open(folder / name, os.O_RDONLY)
+                else:
+                    fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+            except FileNotFoundError:
+                if name == _MODEL_FILE:
+                    raise
+                opened.append(None)
+                continue
+            opened.append(os.fdopen(fd, 'rb'))
+    except BaseException:
+        for stream in opened:
+            if stream is not None:
+                stream.close()
+        raise
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    opened.extend([None] * (2 - len(opened)))
+    return opened[0], opened[1]
+
+
+def _load_streams(
+    epoch: int,
+    folder: pathlib.Path,
+    streams: tuple[Any, Any],
+    with_optimizer: bool,
+    device: torch.device,
+) -> LoadedState:
+    model_stream, optimizer_stream = streams
+    optimizer_path = folder / _OPTIMIZER_FILE
+    try:
+        with model_stream:
+            module_state = _torch_load(
+                model_stream, folder / _MODEL_FILE, device
+            )
+    except BaseException:
+        if optimizer_stream is not None:
+            optimizer_stream.close()
+        raise
+    optimizer_state = None
+    problem = None
+    if with_optimizer:
+        if optimizer_stream is None:
+            problem = f'no optimizer state was saved at {optimizer_path}'
+        else:
+            # the documented promise: an unreadable optimizer state is a
+            # warning, the module's state still loads
+            try:
+                with optimizer_stream:
+                    optimizer_state = _torch_load(
+                        optimizer_stream, optimizer_path, device
+                    )
+            except Exception as error:  # reported in the warning
+                problem = (
+                    f'cannot read {optimizer_path} '
+                    f'({type(error).__name__}: {error})'
+                )
+    return LoadedState(
+        epoch=epoch,
+        location=str(folder),
+        module_state=module_state,
+        optimizer_state=optimizer_state,
+        optimizer_problem=problem,
+    )
+
+
+def _saved_epochs(model_dir: pathlib.Path) -> dict[int, pathlib.Path]:
+    """The complete checkpoint folders of a model, by epoch.
+
+    A previous checkpoint moved aside by a save counts for its epoch while
+    ``epoch_<N>`` is missing (the save was interrupted in between).
+    """
     try:
         entries = list(os.scandir(model_dir))
     except FileNotFoundError:
-        return
+        return {}
+    found: dict[int, pathlib.Path] = {}
+    displaced: dict[int, pathlib.Path] = {}
     for entry in entries:
         match = _EPOCH_DIR.fullmatch(entry.name)
-        if match is None or not entry.is_dir():
+        target = found
+        if match is None:
+            match = _LEFTOVER.fullmatch(entry.name)
+            if match is None or match.group(4) != 'old':
+                continue
+            target = displaced
+        if not entry.is_dir():
             continue
         if os.path.isfile(os.path.join(entry.path, _MODEL_FILE)):
-            yield int(match.group(1))
+            target.setdefault(int(match.group(1)), pathlib.Path(entry.path))
+    for epoch, path in displaced.items():
+        found.setdefault(epoch, path)
+    return found
