@@ -34,15 +34,13 @@ MIN_INTERVAL_S = 0.1
 """Least time between two updates of a bar's display (tqdm's default)."""
 
 _TEXT_BAR_WIDTH = 10
-_STYLE_ROW = (
-    'display:flex;align-items:center;gap:0.6em;font-family:monospace;'
-    'font-size:0.9em;line-height:1.6;white-space:nowrap;overflow-x:auto'
-)
+_STYLE_ROW = 'font-family:monospace;white-space:nowrap;overflow-x:auto'
+_STYLE_DESC = 'display:inline-block;min-width:7em'
 _STYLE_TRACK = (
-    'flex:0 1 16em;min-width:4em;height:0.75em;border:1px solid '
-    'currentColor;border-radius:2px;box-sizing:border-box'
+    'display:inline-block;vertical-align:middle;width:12em;max-width:30%;'
+    'height:.7em;margin:0 .5em;border:1px solid'
 )
-_STYLE_FILL = 'display:block;height:100%;background:currentColor;opacity:0.6'
+_STYLE_FILL = 'display:block;height:100%;background:currentColor'
 
 _BLANK: dict[str, str] = {'text/plain': ''}
 
@@ -102,13 +100,13 @@ def _meter_html(
     percent, meter = _meter(n, total, elapsed, unit)
     parts = [
         f'<div class="drytorch-progress" style="{_STYLE_ROW}">',
-        f'<span>{html.escape(desc.strip())}</span>',
-        f'<span style="{_STYLE_TRACK}" title="{percent}%">',
+        f'<span style="{_STYLE_DESC}">{html.escape(desc.strip())}</span>',
+        f'<span style="{_STYLE_TRACK}">',
         f'<span style="{_STYLE_FILL};width:{percent}%"></span></span>',
-        f'<span>{percent}% {html.escape(meter)}</span>',
+        f'{percent}% {html.escape(meter)}',
     ]
     if postfix:
-        parts.append(f'<span>{html.escape(postfix)}</span>')
+        parts.append(f' {html.escape(postfix)}')
     parts.append('</div>')
     return ''.join(parts)
 
