@@ -294,6 +294,16 @@ def test_default_file_is_stderr_when_the_bar_opens(
 # ------------------------------------------------------------ notebook cells
 
 
+class CountedFloat(float):
+    """A float that counts how often its value is read for text."""
+
+    reads = 0
+
+    def __float__(self) -> float:
+        type(self).reads += 1
+        return super().__float__()
+
+
 @pytest.fixture
 def kernel(monkeypatch: pytest.MonkeyPatch) -> fake_kernel.FakeIPython:
     """A fake kernel whose displays are recorded; cells not muted."""
@@ -384,6 +394,13 @@ def test_muted_cells_get_no_bars(kernel: fake_kernel.FakeIPython) -> None:
     assert cell.getvalue() == ''
     assert kernel.handles == []
     assert bars[-1].batches_done == 3  # the bars still count
+    # ... and do not even write their metrics as text
+    counted = CountedFloat(0.5)
+    bar = EpochBar(4, 3, 10, leave=True, file=cell, desc='Muted')
+    bar.update({'loss': counted}, 1, 3)
+    bar.close()
+    assert CountedFloat.reads == 0
+    assert cell.getvalue() == '' and kernel.handles == []
     # a file chosen by the user is not a cell: it still gets its lines
     log_file = io.StringIO()
     bar = EpochBar(4, 3, 10, leave=True, file=log_file, desc='File')

@@ -72,7 +72,11 @@ def _supports_cursor_moves(stream: object) -> bool:
 
 
 class _Progress:
-    """A counter shown as a live tqdm bar, a cell display or plain lines."""
+    """A counter shown as a live tqdm bar, a cell display or plain lines.
+
+    Attributes:
+        silent: whether nothing is shown (the bar opened in a muted cell).
+    """
 
     def __init__(
         self,
@@ -96,11 +100,11 @@ class _Progress:
         self._unit = unit
         self._bar: tqdm[Any] | None = None
         self._cell: CellBar | None = None
-        self._silent = False
+        self.silent = False
         self._start = self._last_line = time.monotonic()
         if environment.writes_to_cell(file):
-            self._silent = environment.cell_output_muted()
-            if not self._silent:
+            self.silent = environment.cell_output_muted()
+            if not self.silent:
                 self._cell = CellBar(
                     total=total, desc=desc, unit=unit, leave=leave
                 )
@@ -135,7 +139,7 @@ class _Progress:
             if refresh:
                 bar.refresh()
             return
-        if self._silent:
+        if self.silent:
             return
         cell = self._cell
         if cell is not None:
@@ -161,7 +165,7 @@ class _Progress:
             self._bar.close()
         elif self._cell is not None:
             self._cell.close(self.n, self.desc, self.postfix)
-        elif self._leave and not self._silent:
+        elif self._leave and not self.silent:
             self._write_line(time.monotonic())
 
     def _write_line(self, now: float) -> None:
@@ -273,10 +277,14 @@ class EpochBar:
         else:
             seen = self._samples_seen + step * self.batch_size
         self._samples_seen = min(seen, self.n_samples)
+        progress = self._progress
+        if progress.silent:  # nothing is shown: skip formatting the text
+            progress.update(step)
+            return
         postfix = f'Samples={self._samples_seen}'
         if metrics:
             postfix += ', ' + format_metrics(metrics, separator=', ')
-        self._progress.update(step, postfix)
+        progress.update(step, postfix)
 
     def close(self) -> None:
         """Close the bar (idempotent)."""
