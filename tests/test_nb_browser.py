@@ -27,7 +27,6 @@ tests; under CI (``CI`` set) it fails them.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -45,6 +44,8 @@ import nbformat
 import pytest
 from ports import free_port
 
+from drytorch_nb import _svg
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CHROMIUM = '/usr/bin/chromium'
@@ -52,6 +53,38 @@ W7_VARIABLE = 'DRYTORCH_NB_W7_PYTHON'
 WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
 PAYLOAD = '<img src=x onerror="window.__xss = 1">'
 STOP_FILE = 'stop-now'
+ARTIFACTS = pathlib.Path(
+    os.environ.get(
+        'DRYTORCH_TEST_ARTIFACTS',
+        pathlib.Path(__file__).resolve().parents[1] / 'out' / 'test-artifacts',
+    )
+)
+"""Where screenshots of failed browser tests are kept."""
+
+# Elements of the panel that stick out of it to the right, unless a
+# scrolling box of the panel holds them (wide tables scroll by design).
+OVERFLOW_JS = """(root) => {
+    const limit = root.getBoundingClientRect().right + 1;
+    const bad = [];
+    for (const el of root.querySelectorAll('*')) {
+        const box = el.getBoundingClientRect();
+        if (!box.width || box.right <= limit) continue;
+        let scrolled = false;
+        for (let up = el.parentElement; up && up !== root;
+             up = up.parentElement) {
+            const style = getComputedStyle(up).overflowX;
+            if (style === 'auto' || style === 'scroll') { scrolled = true; }
+        }
+        if (!scrolled) bad.push(el.tagName + '.' + el.className +
+            ' right=' + Math.round(box.right) + ' > ' + Math.round(limit));
+    }
+    return bad;
+}"""
+
+# Elements of the panel painted white (a white card in a dark theme).
+WHITE_JS = """(root) => [root, ...root.querySelectorAll('*')]
+    .map(el => getComputedStyle(el).backgroundColor)
+    .filter(color => color === 'rgb(255, 255, 255)')"""
 
 SETUP = f"""
 import dataclasses, os, time
@@ -116,6 +149,11 @@ run.stop()
 """
 
 STOP = 'run.stop()'
+
+
+def kernel_python_kind(python: str) -> str:
+    """A short name of the kernel's environment, for artifact names."""
+    return 'w8' if python == sys.executable else 'w7'
 
 
 def _in_ci() -> bool:
@@ -355,9 +393,7 @@ def _assert_snapshot(page: Any) -> None:
     box = chart.first.bounding_box()
     assert box is not None and box['width'] > 100 and box['height'] > 100
     src = chart.first.get_attribute('src') or ''
-    prefix = 'data:image/svg+xml;base64,'
-    assert src.startswith(prefix)
-    svg = base64.b64decode(src[len(prefix) :]).decode()
+    svg = _svg.svg_of_data_uri(src)
     assert svg.count('<polyline') == 2  # training and validation
     summaries = snapshot.locator('summary').all_inner_texts()
     for title in ('Configuration', 'Metrics', 'Model', 'Actors', 'Log'):
@@ -375,17 +411,75 @@ def _run_all_until_trained(page: Any) -> Any:
     tabs = page.locator('.widget-tab')
     tabs.wait_for(timeout=180_000)
     page.locator('.widget-html svg polyline').nth(1).wait_for(timeout=180_000)
-    page.get_by_text('epoch 5/5').wait_for(timeout=180_000)
+    # the epoch bar's numbers: 5 of 5 epochs
+    page.locator('.drytorch-numbers', has_text='5/5').first.wait_for(
+        timeout=180_000
+    )
     return tabs
 
 
+def _screenshot(page: Any, name: str) -> None:
+    """Keep a picture of the page among the test artifacts."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f'{name}.png'), full_page=True)
+
+
+def _panel_root(page: Any) -> Any:
+    """The output area that shows the run's panel (live or snapshot)."""
+    return page.locator(
+        '.jp-OutputArea-output:has(.widget-tab), '
+        '.jp-OutputArea-output:has(.drytorch-snapshot)'
+    ).first
+
+
+def _assert_fits(page: Any, what: str) -> None:
+    """Nothing in the panel sticks out to the right."""
+    root = _panel_root(page)
+    sticking_out = root.evaluate(OVERFLOW_JS)
+    assert sticking_out == [], f'{what}: {sticking_out[:5]}'
+
+
+def _assert_bars_show_counts(page: Any) -> None:
+    numbers = page.locator('.drytorch-numbers').all_inner_texts()
+    assert any(text.startswith('5/5') for text in numbers), numbers
+    assert any('it/s' in text for text in numbers), numbers
+
+
+def _set_theme(page: Any, theme: str) -> None:
+    page.evaluate(
+        '(theme) => window.jupyterapp.commands.execute('
+        '"apputils:change-theme", {theme})',
+        theme,
+    )
+    page.wait_for_function(
+        '(theme) => document.body.dataset.jpThemeName === theme',
+        arg=theme,
+        timeout=60_000,
+    )
+
+
 def _save_and_read(page: Any, path: pathlib.Path) -> nbformat.NotebookNode:
+    """Save from the browser; read the file once the save is complete.
+
+    The server may still be writing the file when its time stamp changes:
+    wait until the file holds the snapshot and parses, not for a while.
+    """
     before = path.stat().st_mtime_ns
     _app_command(page, 'docmanager:save')
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and path.stat().st_mtime_ns == before:
+    deadline = time.monotonic() + 120
+    while True:
+        if path.stat().st_mtime_ns != before:
+            try:
+                saved = nbformat.read(path, as_version=4)
+            except (ValueError, nbformat.reader.NotJSONError):
+                saved = None  # a file being written: read it again
+            if saved is not None and 'drytorch-snapshot' in json.dumps(
+                saved.cells
+            ):
+                return saved
+        if time.monotonic() > deadline:
+            pytest.fail(f'{path} was not saved with the snapshot')
         time.sleep(0.2)
-    return nbformat.read(path, as_version=4)
 
 
 def _assert_saved_snapshot(saved: nbformat.NotebookNode) -> None:
@@ -419,16 +513,40 @@ def test_live_panel_in_jupyterlab(
         polyline = page.locator('.widget-html svg polyline').first
         box = polyline.bounding_box()
         assert box is not None and box['width'] > 50
+        _assert_bars_show_counts(page)
+        _assert_fits(page, 'live panel at 1400 px')
         tabs.locator('[role=tab]', has_text='Model').click()
-        architecture = page.locator('.drytorch-architecture').first
-        architecture.wait_for(state='visible', timeout=30_000)
-        assert PAYLOAD in architecture.inner_text()
+        model_tab = page.locator('.widget-tab .widget-html').filter(
+            has_text='Linear'
+        )
+        model_tab.first.wait_for(state='visible', timeout=30_000)
+        card = model_tab.first.inner_text()
+        assert 'Parameters' in card and '178' in card  # 8*16+16 + 16*2+2
         _assert_no_widget_error(page)
+        tabs.locator('[role=tab]', has_text='Metrics').click()
+
+        # narrow and dark: still nothing sticks out, no white card
+        page.set_viewport_size({'width': 700, 'height': 2400})
+        page.wait_for_timeout(300)  # let the layout settle
+        _assert_fits(page, 'live panel at 700 px')
+        _screenshot(page, f'live-700-{kernel_python_kind(kernel_python)}')
+        _set_theme(page, 'JupyterLab Dark')
+        assert _panel_root(page).evaluate(WHITE_JS) == []
+        _screenshot(page, f'live-dark-{kernel_python_kind(kernel_python)}')
+        _set_theme(page, 'JupyterLab Light')
+        page.set_viewport_size({'width': 1400, 'height': 2400})
 
         # stop: the snapshot replaces the widgets, through the display id
         (path.parent / STOP_FILE).write_text('')
         page.locator('.drytorch-snapshot').wait_for(timeout=120_000)
         _assert_snapshot(page)
+        page.set_viewport_size({'width': 700, 'height': 2400})
+        page.wait_for_timeout(300)
+        _assert_fits(page, 'snapshot at 700 px')
+        _set_theme(page, 'JupyterLab Dark')
+        assert _panel_root(page).evaluate(WHITE_JS) == []
+        _set_theme(page, 'JupyterLab Light')
+        page.set_viewport_size({'width': 1400, 'height': 2400})
 
         # saved, kernel gone, page reloaded: the snapshot is still there
         saved = _save_and_read(page, path)
@@ -441,7 +559,7 @@ def test_live_panel_in_jupyterlab(
         page.locator('.drytorch-snapshot').wait_for(timeout=60_000)
         _assert_snapshot(page)
     except Exception:
-        page.screenshot(path=str(lab_root / 'failure.png'), full_page=True)
+        _screenshot(page, f'failure-live-{kernel_python_kind(kernel_python)}')
         print(lab.log_text())
         raise
     finally:
@@ -479,7 +597,7 @@ def test_kernel_shutdown_during_a_run_leaves_the_snapshot(
             )
             saved = _save_and_read(page, path)
         except Exception:
-            page.screenshot(path=str(lab_root / 'failure.png'), full_page=True)
+            _screenshot(page, 'failure-' + lab_root.name)
             print(lab.log_text())
             raise
         finally:
@@ -564,7 +682,7 @@ def test_static_snapshot_in_exported_html(
         snapshot = page.locator('.drytorch-snapshot')
         assert 'completed' in snapshot.inner_text()
     except Exception:
-        page.screenshot(path=str(tmp_path / 'failure.png'), full_page=True)
+        _screenshot(page, 'failure-' + tmp_path.name)
         raise
     finally:
         page.close()
@@ -586,7 +704,7 @@ def test_snapshot_renders_in_an_untrusted_notebook(
             page.locator('.drytorch-snapshot').wait_for(timeout=120_000)
             _assert_snapshot(page)
         except Exception:
-            page.screenshot(path=str(lab_root / 'failure.png'), full_page=True)
+            _screenshot(page, 'failure-' + lab_root.name)
             print(lab.log_text())
             raise
         finally:
