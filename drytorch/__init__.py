@@ -47,6 +47,9 @@ _LAZY = {
     'DataLoader': 'drytorch.lib.load',
     'Diagnostic': 'drytorch.lib.evaluations',
     'Experiment': 'drytorch.core.experiment',
+    # importable from the top level in 0.1.0rc5, though not in __all__
+    'FailedOptionalImportWarning': 'drytorch.core.exceptions',
+    'Tracker': 'drytorch.core.track',
     'LearningSchema': 'drytorch.lib.learn',
     'Loss': 'drytorch.lib.objectives',
     'Metric': 'drytorch.lib.objectives',

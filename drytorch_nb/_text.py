@@ -60,6 +60,16 @@ def _describe(event: log_events.Event) -> str | None:
             f'{event.source_name}: training of {event.model_name} '
             f'terminated at epoch {event.epoch}: {event.reason}'
         )
+    if isinstance(event, log_events.InterruptedTrainingEvent):
+        text = (
+            f'{event.source_name}: training of {event.model_name} '
+            f'interrupted at epoch {event.epoch}'
+        )
+        if event.discarded:
+            text += ' (the epoch in progress was discarded)'
+        if event.saved:
+            text += '; checkpoint saved'
+        return text
     if isinstance(event, log_events.EndTrainingEvent):
         return f'{event.source_name}: training ended'
     if isinstance(event, log_events.StartTestEvent):

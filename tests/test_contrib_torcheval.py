@@ -26,6 +26,7 @@ from drytorch.core.experiment import Experiment, Run
 from drytorch.core.protocols import ObjectiveProtocol
 from drytorch.lib.evaluations import Validation
 from drytorch.lib.models import Model
+from drytorch.lib.objectives import compute_metrics
 
 with warnings.catch_warnings():
     # already imported (and its import warnings silenced) by the contrib
@@ -44,14 +45,13 @@ def run(tmp_path: pathlib.Path, config: Config) -> Iterator[Run]:
         yield active
 
 
-def _values(computed: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {name: float(value) for name, value in computed.items()}
-
-
 def test_value_is_named_by_the_metric_class() -> None:
     metric = from_torcheval(MeanSquaredError())
     metric.update(ZEROS, TWOS)
-    assert _values(metric.compute()) == {'MeanSquaredError': 4.0}
+    computed = metric.compute()  # the tensor itself, as in 0.1.0rc5
+    assert isinstance(computed, torch.Tensor)
+    assert float(computed) == 4.0
+    assert compute_metrics(metric) == {'MeanSquaredError': 4.0}
     assert metric.name == 'MeanSquaredError'
     assert metric.higher_is_better is None
 
@@ -61,7 +61,7 @@ def test_reset_forgets_the_state() -> None:
     metric.update(ZEROS, TWOS)
     metric.reset()
     metric.update(TWOS, TWOS)
-    assert _values(metric.compute()) == {'MeanSquaredError': 0.0}
+    assert compute_metrics(metric) == {'MeanSquaredError': 0.0}
 
 
 def test_satisfies_the_protocol_and_copies_independently() -> None:
@@ -70,8 +70,8 @@ def test_satisfies_the_protocol_and_copies_independently() -> None:
     metric.update(ZEROS, TWOS)
     clone = copy.deepcopy(metric)
     clone.update(TWOS, TWOS)
-    assert _values(metric.compute()) == {'MeanSquaredError': 4.0}
-    assert _values(clone.compute()) == {'MeanSquaredError': 2.0}
+    assert compute_metrics(metric) == {'MeanSquaredError': 4.0}
+    assert compute_metrics(clone) == {'MeanSquaredError': 2.0}
 
 
 def test_rejects_objects_that_are_not_torcheval_metrics() -> None:
@@ -89,7 +89,7 @@ def test_sync_without_distributed_is_silent(
     # the reference called sync_and_compute anyway, which logs a notice
     # about a world size of 1
     assert not caplog.records
-    assert _values(metric.compute()) == {'MeanSquaredError': 4.0}
+    assert compute_metrics(metric) == {'MeanSquaredError': 4.0}
 
 
 def test_sync_in_a_process_group_keeps_accumulating(
@@ -106,9 +106,9 @@ def test_sync_in_a_process_group_keeps_accumulating(
         metric.update(ZEROS, TWOS)
         metric.sync()
         metric.sync()
-        assert _values(metric.compute()) == {'MeanSquaredError': 4.0}
+        assert compute_metrics(metric) == {'MeanSquaredError': 4.0}
         metric.update(TWOS, TWOS)  # the local state is intact
-        assert _values(metric.compute()) == {'MeanSquaredError': 2.0}
+        assert compute_metrics(metric) == {'MeanSquaredError': 2.0}
     finally:
         dist.destroy_process_group()
 

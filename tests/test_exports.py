@@ -30,6 +30,7 @@ EXPECTED_EVENTS = [
     'EndTestEvent',
     'EndTrainingEvent',
     'Event',
+    'InterruptedTrainingEvent',
     'IterateBatchEvent',
     'LearningRateEvent',
     'LoadModelEvent',

@@ -166,13 +166,20 @@ def test_validation(kwargs, error, match):
         (lambda: LearningSchema.r_adam(weight_decay=-1), 'weight_decay'),
         (lambda: LearningSchema.sgd(momentum=-0.1), 'momentum'),
         (lambda: LearningSchema.sgd(dampening=-0.1), 'dampening'),
-        (lambda: LearningSchema.sgd(nesterov=True), 'nesterov'),
         (lambda: LearningSchema.sgd(0.0), 'base_lr'),
     ],
 )
 def test_constructor_validation(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()
+
+
+def test_sgd_nesterov_with_dampening_fails_where_torch_does():
+    """As in 0.1.0rc5: the schema builds, torch refuses the optimizer."""
+    schema = LearningSchema.sgd(momentum=0.9, dampening=0.1, nesterov=True)
+    assert schema.optimizer_defaults['dampening'] == 0.1
+    with pytest.raises(ValueError, match=r'[Nn]esterov'):
+        build_optimizer(schema)
 
 
 def test_repr_names_the_optimizer_and_scheduler():

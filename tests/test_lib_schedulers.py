@@ -159,17 +159,31 @@ def test_restart_matches_measured_example():
     assert rounded == [0.1, 0.085, 0.05, 0.015, 0.0, 0.043, 0.025, 0.007, 0.0]
 
 
-def test_restart_max_restart_lets_last_cycle_go_on():
+def test_restart_max_restart_then_wrapped_schedule_goes_on():
     base = ExponentialScheduler(0.5)
     scheduler = base.bind(restart(2, 1.0, max_restart=1))
-    # cycles: epochs 1-2, then 3.. (one restart, never again)
+    # one restart at epoch 2; from epoch 4 on, the wrapped schedule itself
     assert values(scheduler, 1.0, range(7)) == pytest.approx(
-        [1.0, 0.5, 0.25, 0.5, 0.25, 0.125, 0.0625]
+        [1.0, 0.5, 0.25, 0.5, 0.0625, 0.03125, 0.015625]
     )
     unlimited = base.bind(restart(2))
     assert values(unlimited, 1.0, range(7)) == pytest.approx(
         [1.0, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25]
     )
+
+
+def test_restart_fraction_does_not_compound():
+    """The example of the issue, as drytorch 0.1.0rc5 computes it."""
+    scheduler = RestartScheduler(
+        CosineScheduler(decay_steps=50, min_decay=0.01),
+        restart_interval=50,
+        restart_fraction=0.5,
+        max_restart=3,
+    )
+    assert round(scheduler(1.0, 120), 3) == 0.329
+    assert round(scheduler(1.0, 170), 3) == 0.329  # third restart: same
+    assert scheduler(1.0, 200) == pytest.approx(0.01)
+    assert scheduler(1.0, 100) == pytest.approx(0.01)  # end of a cycle
 
 
 def test_warmup():

@@ -277,11 +277,12 @@ def test_moving_average_defaults_and_full_coverage():
     assert default(values) == pytest.approx(expected)
     whole = get_moving_average(0.5, 1.0)
     assert whole([8.0, 0.0]) == pytest.approx(0.5 * 8 / 1.5)
-    assert get_moving_average(0.0)([1.0, 2.0]) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize(
-    ('decay', 'mass_coverage'), [(1.0, 0.9), (-0.1, 0.9), (0.9, 0.0)]
+    ('decay', 'mass_coverage'),
+    # the ranges of 0.1.0rc5: 0 < decay < 1, 1 - decay <= coverage <= 1
+    [(1.0, 0.9), (-0.1, 0.9), (0.9, 0.0), (0, 0.99), (0.9, 0.05)],
 )
 def test_moving_average_validates_arguments(decay, mass_coverage):
     with pytest.raises(ValueError, match='Expected'):
@@ -293,3 +294,6 @@ def test_filters_reject_empty_history():
         get_moving_average()([])
     with pytest.raises(ValueError, match='non-empty'):
         get_trailing_mean(2)([])
+    # what 0.1.0rc5 raised: code written for it catches this
+    with pytest.raises(ZeroDivisionError, match='trailing_mean'):
+        get_trailing_mean(5)([])

@@ -9,7 +9,7 @@ recomputes them with one pass over the training data, as
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -19,8 +19,14 @@ from drytorch.lib.models import ModelAverage
 
 __all__ = ['BatchNormUpdater']
 
+_In = TypeVar('_In')
+_Tgt = TypeVar('_Tgt')
+_Out = TypeVar('_Out')
 
-class BatchNormUpdater(runners.ModelRunner[Any, Any, Any]):
+
+class BatchNormUpdater(
+    runners.ModelRunner[_In, _Tgt, _Out], Generic[_In, _Tgt, _Out]
+):
     """Recompute the running statistics of every batch norm of a model.
 
     Each call resets the statistics, sets the momenta to None (so that the

@@ -10,7 +10,6 @@ processes are synchronized once per pass, by :meth:`TorchEvalWrapper.sync`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -84,16 +83,17 @@ class TorchEvalWrapper:
         self._synced = None
         self.metric.update(outputs, targets)
 
-    def compute(self) -> dict[str, Any]:
-        """Return the value since the last reset, by name.
+    def compute(self) -> Any:
+        """Return the value since the last reset, as torcheval computes it.
 
-        After :meth:`sync`, the value of all processes until the next update
-        or reset.
+        A tensor (or the metric's own mapping), as in drytorch 0.1.0rc5;
+        runners log a tensor under :attr:`name`. After :meth:`sync`, the
+        value of all processes until the next update or reset.
         """
         value = self._synced
         if value is None:
             value = self.metric.compute()
-        return self._named(value)
+        return value
 
     def reset(self) -> None:
         """Forget the accumulated state."""
@@ -111,11 +111,6 @@ class TorchEvalWrapper:
         if _distributed():
             self._synced = sync_and_compute(self.metric)
 
-    def _named(self, value: Any) -> dict[str, Any]:
-        if isinstance(value, Mapping):
-            return dict(value)
-        return {self.name: value}
-
 
 def from_torcheval(torch_eval: Metric[Any]) -> TorchEvalWrapper:
     """Wrap a torcheval metric to use it as a drytorch metric.
@@ -125,7 +120,7 @@ def from_torcheval(torch_eval: Metric[Any]) -> TorchEvalWrapper:
 
     Returns:
         An object with ``update``, ``compute``, ``reset`` and ``sync``;
-        ``compute`` returns ``{'<MetricClass>': value}``.
+        ``compute`` returns torcheval's value, logged as ``<MetricClass>``.
 
     Raises:
         TypeError: if torch_eval is not a torcheval Metric.

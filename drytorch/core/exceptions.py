@@ -12,6 +12,7 @@ exception that fits it best, so callers may catch either::
           ├── DatasetHasNoLengthError        (TypeError)
           ├── DeviceMismatchError            (ValueError)
           │    └── ModelDeviceMismatchError
+          ├── EmptyHistoryError              (ValueError, ZeroDivisionError)
           ├── EpochNotFoundError             (FileNotFoundError)
           ├── FuncNotApplicableError         (TypeError)
           ├── HistoryCorruptedError          (ValueError)
@@ -44,6 +45,7 @@ exception that fits it best, so callers may catch either::
           ├── ModuleNotDistributedWarning, NoPreviousRunsWarning,
           ├── NotExistingRunWarning, ObjectiveSyncWarning,
           ├── OptimizerNotLoadedWarning, PastEpochWarning, RecursionWarning,
+          ├── RegistryFileIgnoredWarning,
           ├── RunAlreadyCompletedWarning, RunAlreadyRunningWarning,
           └── RunNotStartedWarning, TerminatedTrainingWarning,
               TrackerExceptionWarning
@@ -70,6 +72,7 @@ __all__ = [
     'DistributedStorageWarning',
     'DryTorchError',
     'DryTorchWarning',
+    'EmptyHistoryError',
     'EpochNotFoundError',
     'ExperimentalFeatureWarning',
     'FailedOptionalImportWarning',
@@ -95,6 +98,7 @@ __all__ = [
     'PastEpochWarning',
     'RecursionWarning',
     'RegistryCorruptedError',
+    'RegistryFileIgnoredWarning',
     'ResultNotAvailableError',
     'RunAlreadyCompletedWarning',
     'RunAlreadyRecordedError',
@@ -189,6 +193,18 @@ class DatasetHasNoLengthError(DryTorchError, TypeError):
     """A dataset without ``__len__`` was given where a length is needed."""
 
     msg_fmt = 'Expected a dataset that implements __len__; this one does not.'
+
+
+class EmptyHistoryError(DryTorchError, ValueError, ZeroDivisionError):
+    """A filter of monitored values got no value to filter.
+
+    Also a ZeroDivisionError, as the mean of no values was in 0.1.0rc5.
+    """
+
+    fields = ('filter_name',)
+    msg_fmt = (
+        'Expected a non-empty sequence of values for {filter_name}, got none.'
+    )
 
 
 class DeviceMismatchError(DryTorchError, ValueError):
@@ -528,6 +544,13 @@ class RecursionWarning(DryTorchWarning):
     """Metadata extraction met a self-referencing object."""
 
     msg_fmt = 'Metadata extraction hit a recursive structure; skipped.'
+
+
+class RegistryFileIgnoredWarning(DryTorchWarning):
+    """A file in the run registry is not one of its own; it is ignored."""
+
+    fields = ('path', 'reason')
+    msg_fmt = 'The run registry ignores {path} ({reason}).'
 
 
 class RunAlreadyCompletedWarning(DryTorchWarning):

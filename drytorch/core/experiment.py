@@ -154,7 +154,7 @@ class Experiment(Generic[_T]):
             msg = 'Expected the run resolved by rank 0, got nothing.'
             raise RuntimeError(msg)
         resolved_id, resumed, recorded = outcome
-        run = Run(self, resolved_id, resumed=resumed, record=record)
+        run: Run[_T] = Run(self, resolved_id, resumed=resumed, record=record)
         run._recorded = recorded and run.record
         return run
 
@@ -213,7 +213,7 @@ def _unrecorded_id() -> str:
     return f'{now.strftime(TS_FMT)}_{now.microsecond:06d}_{os.getpid()}'
 
 
-class Run:
+class Run(Generic[_T]):
     """One execution of an experiment; a context manager.
 
     Attributes:

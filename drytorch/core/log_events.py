@@ -22,6 +22,7 @@ __all__ = [
     'EndTestEvent',
     'EndTrainingEvent',
     'Event',
+    'InterruptedTrainingEvent',
     'IterateBatchEvent',
     'LearningRateEvent',
     'LoadModelEvent',
@@ -261,6 +262,25 @@ class TerminatedTrainingEvent(Event):
     model_name: str
     epoch: int
     reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InterruptedTrainingEvent(Event):
+    """Training was interrupted (KeyboardInterrupt); it can be continued.
+
+    Attributes:
+        source_name: the trainer's name.
+        model_name: the model's name.
+        epoch: the last completed epoch, where the model now is.
+        discarded: whether an epoch in progress was discarded.
+        saved: whether the last completed epoch was saved as a checkpoint.
+    """
+
+    source_name: str
+    model_name: str
+    epoch: int
+    discarded: bool = False
+    saved: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

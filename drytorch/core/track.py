@@ -310,3 +310,14 @@ def remove_all_default_trackers() -> None:
     """Empty the default trackers (no defaults are installed afterwards)."""
     mark_defaults_ready()
     DEFAULT_TRACKERS.clear()
+
+
+def __getattr__(name: str) -> Any:
+    # MetadataManager lived here in 0.1.0rc5; it is loaded on first access,
+    # since its module needs torch and importing drytorch must not
+    if name == 'MetadataManager':
+        from drytorch.core.metadata import MetadataManager
+
+        return MetadataManager
+    msg = f'module {__name__!r} has no attribute {name!r}'
+    raise AttributeError(msg)

@@ -12,7 +12,7 @@ processes once, at the end of the pass.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -21,6 +21,10 @@ from drytorch.core import log_events, scope
 from drytorch.lib import runners
 
 __all__ = ['Diagnostic', 'EvaluationMixin', 'Test', 'Validation']
+
+_In = TypeVar('_In')
+_Tgt = TypeVar('_Tgt')
+_Out = TypeVar('_Out')
 
 
 def _sync_buffers(module: Any) -> None:
@@ -68,7 +72,9 @@ class EvaluationMixin:
 
 
 class Diagnostic(
-    EvaluationMixin, runners.ModelRunnerWithObjective[Any, Any, Any]
+    EvaluationMixin,
+    runners.ModelRunnerWithObjective[_In, _Tgt, _Out],
+    Generic[_In, _Tgt, _Out],
 ):
     """An evaluation whose metrics are not logged (no MetricEvent).
 
@@ -76,7 +82,11 @@ class Diagnostic(
     """
 
 
-class Validation(EvaluationMixin, runners.ModelRunnerWithLogs[Any, Any, Any]):
+class Validation(
+    EvaluationMixin,
+    runners.ModelRunnerWithLogs[_In, _Tgt, _Out],
+    Generic[_In, _Tgt, _Out],
+):
     """An evaluation pass whose metrics are logged."""
 
     def __init__(
@@ -91,7 +101,7 @@ class Validation(EvaluationMixin, runners.ModelRunnerWithLogs[Any, Any, Any]):
         super().__init__(model, name, loader=loader, objective=metric)
 
 
-class Test(Validation):
+class Test(Validation[_In, _Tgt, _Out]):
     """A validation pass between StartTestEvent and EndTestEvent."""
 
     def __call__(self, store_outputs: bool = False) -> None:

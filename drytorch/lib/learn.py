@@ -217,8 +217,9 @@ class LearningSchema:
             momentum: the momentum factor, non-negative.
             weight_decay: the L2 penalty, non-negative.
             dampening: the dampening of the momentum, non-negative.
-            nesterov: whether to use Nesterov momentum (needs a positive
-                momentum and no dampening).
+            nesterov: whether to use Nesterov momentum (torch needs a
+                positive momentum and no dampening for it, and says so
+                when the optimizer is built, as with 0.1.0rc5).
             scheduler: default: a new ConstantScheduler().
             gradient_op: default: a new NoOp().
 
@@ -226,19 +227,11 @@ class LearningSchema:
             The learning schema.
 
         Raises:
-            ValueError: if nesterov is asked for with no momentum or with
-                dampening.
+            ValueError: if momentum, weight_decay or dampening is negative.
         """
         _check_non_negative('momentum', momentum)
         _check_non_negative('weight_decay', weight_decay)
         _check_non_negative('dampening', dampening)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            msg = (
-                'Expected a positive momentum and zero dampening with '
-                f'nesterov=True, got momentum={momentum!r}, '
-                f'dampening={dampening!r}.'
-            )
-            raise ValueError(msg)
         defaults = {
             'momentum': momentum,
             'weight_decay': weight_decay,

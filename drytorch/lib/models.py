@@ -515,3 +515,13 @@ class ModelAverage(Model[_In, _Out]):
         else:
             self.averaged_module.update_parameters(self.unwrapped_module)
 
+
+def __getattr__(name: str) -> Any:
+    # ModelOptimizer was importable from here in 0.1.0rc5; loaded lazily,
+    # since drytorch.lib.optimization is not needed to build a model
+    if name == 'ModelOptimizer':
+        from drytorch.lib.optimization import ModelOptimizer
+
+        return ModelOptimizer
+    msg = f'module {__name__!r} has no attribute {name!r}'
+    raise AttributeError(msg)

@@ -309,18 +309,19 @@ class RescaleScheduler(AbstractScheduler):
 class RestartScheduler(AbstractScheduler):
     """Start another schedule again every ``restart_interval`` epochs.
 
-    Epochs ``1 .. restart_interval`` form the first cycle, the next
-    ``restart_interval`` epochs the second, and so on; epoch 0 belongs to the
-    first. Inside cycle ``c`` (counting from 0) the wrapped schedule is
-    evaluated at the position in the cycle (``1 .. restart_interval``, so the
-    last epoch of a cycle gives the end of the wrapped schedule) with base
-    rate ``base_lr * restart_fraction**c``. After ``max_restart`` restarts
-    the last cycle goes on without restarting.
+    Before ``restart_interval`` the wrapped schedule runs unchanged. From
+    then on, with ``n, k = divmod(epoch, restart_interval)``, epoch ``epoch``
+    is epoch ``k`` of the wrapped schedule with base rate
+    ``restart_fraction * base_lr`` (the fraction does not compound from one
+    restart to the next); at an exact multiple (``k == 0``) the wrapped
+    schedule is at its end, ``restart_interval``, with the unchanged base.
+    Once more than ``max_restart`` restarts are due, the wrapped schedule
+    runs at the epoch itself, unchanged, as in drytorch 0.1.0rc5.
 
     Attributes:
         base_scheduler: the wrapped schedule.
         restart_interval: the length of a cycle in epochs.
-        restart_fraction: the factor applied to the base rate each restart.
+        restart_fraction: the factor applied to the base rate at restarts.
         max_restart: the most restarts, or None for no limit.
     """
 
@@ -338,11 +339,14 @@ class RestartScheduler(AbstractScheduler):
 
     def _compute(self, base_lr: float, epoch: int) -> float:
         interval = self.restart_interval
-        cycle = (epoch - 1) // interval if epoch else 0
-        if self.max_restart is not None:
-            cycle = min(cycle, self.max_restart)
-        cycle_lr = base_lr * self.restart_fraction**cycle
-        return self.base_scheduler(cycle_lr, epoch - cycle * interval)
+        if epoch < interval:
+            return self.base_scheduler(base_lr, epoch)
+        n_restarts, position = divmod(epoch, interval)
+        if self.max_restart is not None and n_restarts > self.max_restart:
+            return self.base_scheduler(base_lr, epoch)
+        if position == 0:
+            return self.base_scheduler(base_lr, interval)
+        return self.base_scheduler(base_lr * self.restart_fraction, position)
 
 
 def _check_restart_args(

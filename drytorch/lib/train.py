@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from drytorch.core import exceptions, log_events, scope
-from drytorch.lib import evaluations, hooks, runners
+from drytorch.lib import _interrupt, evaluations, hooks, runners
 from drytorch.lib.optimization import ModelOptimizer
 
 __all__ = ['Trainer']
@@ -110,7 +110,16 @@ class Trainer(runners.ModelRunnerWithLogs[Any, Any, Any]):
         return next(iter(metrics.values()), None)
 
     def train(self, n_epochs: int) -> None:
-        """Train for ``n_epochs`` epochs (fewer if terminated)."""
+        """Train for ``n_epochs`` epochs (fewer if terminated).
+
+        On KeyboardInterrupt (the notebook's stop button, Ctrl-C) the epoch
+        in progress is discarded: model weights, optimizer state and the
+        epoch counter go back to the end of the last completed epoch (see
+        :mod:`drytorch.lib._interrupt`), that epoch is saved through the
+        model's checkpoint if this call completed any, an
+        ``InterruptedTrainingEvent`` is published and the interrupt goes on.
+        Another ``train`` call continues from there.
+        """
         if isinstance(n_epochs, bool) or not isinstance(n_epochs, int):
             msg = f'Expected an int number of epochs, got {n_epochs!r}.'
             raise TypeError(msg)
@@ -122,6 +131,7 @@ class Trainer(runners.ModelRunnerWithLogs[Any, Any, Any]):
             return
         model = self.model
         name = self.name
+        first_epoch = model.epoch
         end = model.epoch + n_epochs
         scope.publish(
             log_events.StartTrainingEvent(
@@ -131,8 +141,12 @@ class Trainer(runners.ModelRunnerWithLogs[Any, Any, Any]):
                 end_epoch=end,
             )
         )
+        start = _interrupt.EpochStart(self)
+        in_epoch = False
         try:
             for _ in range(n_epochs):
+                start.take()
+                in_epoch = True
                 scope.publish(
                     log_events.StartEpochEvent(
                         source_name=name,
@@ -151,11 +165,42 @@ class Trainer(runners.ModelRunnerWithLogs[Any, Any, Any]):
                         epoch=model.epoch,
                     )
                 )
+                in_epoch = False
                 if self._terminated:
                     break
+        except KeyboardInterrupt:
+            self._interrupted(start, in_epoch, first_epoch)
+            raise
         finally:
             if scope.active_run() is not None:
                 scope.publish(log_events.EndTrainingEvent(source_name=name))
+
+    def _interrupted(
+        self, start: _interrupt.EpochStart, in_epoch: bool, first_epoch: int
+    ) -> None:
+        """Discard the epoch in progress, save the last completed one."""
+        if in_epoch:
+            start.restore()
+        model = self.model
+        if scope.active_run() is None:
+            return
+        saved = False
+        if model.epoch > first_epoch:
+            try:
+                self.save_checkpoint()
+            except exceptions.CheckpointNotInitializedError:
+                pass  # no bound checkpoint: nothing to save to
+            else:
+                saved = True
+        scope.publish(
+            log_events.InterruptedTrainingEvent(
+                source_name=self.name,
+                model_name=model.name,
+                epoch=model.epoch,
+                discarded=in_epoch,
+                saved=saved,
+            )
+        )
 
     def train_until(self, epoch: int) -> None:
         """Train until the model reaches ``epoch``."""

@@ -176,19 +176,20 @@ class HistoryWriter(Tracker):
         record = {'kind': 'stop', 'time': time.time(), 'status': event.status}
         self._write([history.encode_line(record)], sync=True)
 
-    def record_interruption(
-        self, model_name: str, source_name: str, epoch: int
+    @on(log_events.InterruptedTrainingEvent)
+    def _history_on_interrupt(
+        self, event: log_events.InterruptedTrainingEvent
     ) -> None:
-        """Record that training was interrupted after ``epoch``."""
         if self._fd is None:
             return
-        self._pending.clear()
+        self._pending.clear()  # the discarded epoch
+        self._in_epoch = False
         record = {
             'kind': 'interrupted',
             'time': time.time(),
-            'model': model_name,
-            'source': source_name,
-            'epoch': epoch,
+            'model': event.model_name,
+            'source': event.source_name,
+            'epoch': event.epoch,
         }
         self._write([history.encode_line(record)], sync=True)
 

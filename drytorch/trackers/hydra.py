@@ -68,11 +68,16 @@ class HydraLink(Dumper):
             par_dir: the root folder; default: the experiment's par_dir.
             copy_hydra: replace the link by a copy when the run stops.
             hydra_dir: the folder to link; default: the output folder of
-                the running Hydra job. A relative path is resolved now,
-                against the current working directory.
+                the running Hydra job, read now (so a tracker made inside
+                ``@hydra.main`` keeps working after the job returns, as in
+                0.1.0rc5), or when the run starts if no job runs yet. A
+                relative path is resolved now, against the current working
+                directory.
         """
         super().__init__(par_dir)
         self.copy_hydra = copy_hydra
+        if hydra_dir is None and HydraConfig.initialized():
+            hydra_dir = HydraConfig.get().runtime.output_dir
         self._hydra_dir = (
             None
             if hydra_dir is None

@@ -143,34 +143,60 @@ class _Applier:
             self.stack.pop()
 
     def _dataclass(self, obj: Any) -> Any:
+        # init fields go through replace() (so __post_init__ recomputes
+        # the init=False ones); attributes that are no fields at all (set
+        # by a hand-written __init__, or later) are converted as in plain
+        # objects, as in 0.1.0rc5
+        fields = dataclasses.fields(obj)
         changes: dict[str, Any] = {}
-        for field in dataclasses.fields(obj):
+        for field in fields:
             if not field.init:
                 continue
             value = getattr(obj, field.name)
             new_value = self(value)
             if new_value is not value:
                 changes[field.name] = new_value
-        if not changes:
+        names = {field.name for field in fields}
+        extra = self._changes(
+            {k: v for k, v in _attributes(obj).items() if k not in names}
+        )
+        if not changes and not extra:
             return obj
-        return dataclasses.replace(obj, **changes)
+        if not changes:
+            return _with_attributes(obj, extra)
+        try:
+            new_obj = dataclasses.replace(obj, **changes)
+        except TypeError:  # an __init__ that does not take the fields
+            return self._object(obj)
+        return _with_attributes(new_obj, extra, copied=True)
 
-    def _object(self, obj: Any) -> Any:
+    def _changes(self, attributes: dict[str, Any]) -> dict[str, Any]:
         changes: dict[str, Any] = {}
-        for name, value in _attributes(obj).items():
+        for name, value in attributes.items():
             new_value = self(value)
             if new_value is not value:
                 changes[name] = new_value
+        return changes
+
+    def _object(self, obj: Any) -> Any:
+        changes = self._changes(_attributes(obj))
         if not changes:
             return obj
-        new_obj = copy.copy(obj)
-        instance_dict = getattr(new_obj, '__dict__', None)
-        for name, value in changes.items():
-            if isinstance(instance_dict, dict) and name in instance_dict:
-                instance_dict[name] = value  # as copy.copy does: no setattr
-            else:
-                object.__setattr__(new_obj, name, value)
-        return new_obj
+        return _with_attributes(obj, changes)
+
+
+def _with_attributes(
+    obj: Any, changes: dict[str, Any], copied: bool = False
+) -> Any:
+    """A shallow copy of obj (or obj itself if copied) with new attributes."""
+    new_obj = obj if copied else copy.copy(obj)
+    instance_dict = getattr(new_obj, '__dict__', None)
+    for name, value in changes.items():
+        if isinstance(instance_dict, dict) and name in instance_dict:
+            instance_dict[name] = value  # as copy.copy does: no setattr
+        else:
+            object.__setattr__(new_obj, name, value)
+    return new_obj
 
 
 def _attributes(obj: Any) -> dict[str, Any]:

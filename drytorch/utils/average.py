@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 import torch
 import torch.distributed as dist
 
+from drytorch.core import exceptions
+
 if TYPE_CHECKING:
     from collections.abc import KeysView
 
@@ -394,18 +396,21 @@ class _MovingAverage:
     """Exponentially weighted mean of the most recent values."""
 
     def __init__(self, decay: float, mass_coverage: float) -> None:
-        if not 0 <= decay < 1:
-            msg = f'Expected 0 <= decay < 1, got {decay}.'
+        # the ranges of 0.1.0rc5: a coverage under 1 - decay would keep
+        # less than the latest value's own weight
+        if not 0 < decay < 1:
+            msg = f'Expected 0 < decay < 1, got {decay}.'
             raise ValueError(msg)
-        if not 0 < mass_coverage <= 1:
-            msg = f'Expected 0 < mass_coverage <= 1, got {mass_coverage}.'
+        if not 1 - decay <= mass_coverage <= 1:
+            msg = (
+                f'Expected 1 - decay <= mass_coverage <= 1 (decay={decay}), '
+                f'got {mass_coverage}.'
+            )
             raise ValueError(msg)
         self.decay = decay
         self.mass_coverage = mass_coverage
         self.window: int | None
-        if decay == 0:
-            self.window = 1
-        elif mass_coverage == 1:
+        if mass_coverage == 1:
             self.window = None
         else:
             # Smallest n such that the n most recent weights hold
@@ -418,8 +423,7 @@ class _MovingAverage:
 
     def __call__(self, values: Sequence[float]) -> float:
         if not values:
-            msg = 'Expected a non-empty sequence of values, got none.'
-            raise ValueError(msg)
+            raise exceptions.EmptyHistoryError(self.__name__)
         weight = 1.0
         total = 0.0
         mass = 0.0
@@ -451,8 +455,7 @@ class _TrailingMean:
 
     def __call__(self, values: Sequence[float]) -> float:
         if not values:
-            msg = 'Expected a non-empty sequence of values, got none.'
-            raise ValueError(msg)
+            raise exceptions.EmptyHistoryError(self.__name__)
         recent = list(itertools.islice(reversed(values), self.window_size))
         return sum(recent) / len(recent)
 
@@ -471,13 +474,14 @@ def get_moving_average(
     of an infinite history.
 
     Args:
-        decay: weight ratio between consecutive values, in [0, 1).
-        mass_coverage: share of the weight to keep, in (0, 1]; 1 keeps the
-            whole history.
+        decay: weight ratio between consecutive values, in (0, 1).
+        mass_coverage: share of the weight to keep, in [1 - decay, 1]; 1
+            keeps the whole history.
 
     Returns:
         A picklable callable from a non-empty sequence of floats to a float,
-        whose ``__name__`` describes it.
+        whose ``__name__`` describes it; an empty sequence raises
+        EmptyHistoryError (a ValueError and a ZeroDivisionError).
 
     Raises:
         ValueError: if an argument is out of its range.
@@ -495,7 +499,9 @@ def get_trailing_mean(window_size: int) -> Callable[[Sequence[float]], float]:
 
     Returns:
         A picklable callable from a non-empty sequence of floats to a float,
-        whose ``__name__`` is e.g. ``trailing_mean(window_size=3)``.
+        whose ``__name__`` is e.g. ``trailing_mean(window_size=3)``; an
+        empty sequence raises EmptyHistoryError (a ValueError and a
+        ZeroDivisionError).
 
     Raises:
         ValueError: if window_size is not a positive integer.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from drytorch.lib._hooks.monitoring import (
     BestIs,
@@ -21,8 +21,11 @@ __all__ = [
     'PruneCallback',
 ]
 
+_Out = TypeVar('_Out')
+_Tgt = TypeVar('_Tgt')
 
-class EarlyStoppingCallback(TrainerHook):
+
+class EarlyStoppingCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
     """Terminate training when the monitored metric stops improving.
 
     The value is recorded at every call. From ``start_from_epoch`` on,
@@ -59,7 +62,7 @@ class EarlyStoppingCallback(TrainerHook):
             filter_fn: function from the history to the monitored value.
             start_from_epoch: the first epoch where training may stop.
         """
-        self.monitor = MetricMonitor(
+        self.monitor: MetricMonitor[_Out, _Tgt] = MetricMonitor(
             metric, monitor, min_delta, patience, best_is, filter_fn
         )
         self.start_from_epoch = _check_int(
@@ -92,7 +95,7 @@ class EarlyStoppingCallback(TrainerHook):
         )
 
 
-class PruneCallback(TrainerHook):
+class PruneCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
     """Terminate training at chosen epochs unless a threshold is beaten.
 
     The value is recorded at every call. At each epoch in ``thresholds``
@@ -138,7 +141,7 @@ class PruneCallback(TrainerHook):
         for epoch in thresholds:
             _check_int('every threshold epoch', epoch, 0)
         self.thresholds: dict[int, float | None] = dict(thresholds)
-        self.monitor = MetricMonitor(
+        self.monitor: MetricMonitor[_Out, _Tgt] = MetricMonitor(
             metric, monitor, min_delta, 0, best_is, filter_fn
         )
         self.trial_values: dict[int, float] = {}

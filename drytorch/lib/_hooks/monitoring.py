@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from drytorch.core import exceptions
 from drytorch.lib.objectives import MetricTracker
@@ -24,6 +24,9 @@ __all__ = [
     'MetricMonitor',
     'get_last',
 ]
+
+_Out = TypeVar('_Out')
+_Tgt = TypeVar('_Tgt')
 
 BestIs = Literal['auto', 'higher', 'lower']
 FilterFn = Callable[[Sequence[float]], float]
@@ -186,7 +189,7 @@ class MetricExtractor:
         )
 
 
-class MetricMonitor:
+class MetricMonitor(Generic[_Out, _Tgt]):
     """Record a monitored metric and track its best value and patience.
 
     Combines a :class:`MetricExtractor` (where the value comes from) with a
@@ -223,7 +226,7 @@ class MetricMonitor:
         self.extractor = MetricExtractor(metric, monitor)
         if best_is == 'auto':
             best_is = self.extractor.get_metric_best_is() or 'auto'
-        self.tracker = MetricTracker(
+        self.tracker: MetricTracker[_Out, _Tgt] = MetricTracker(
             self.extractor.metric_name, min_delta, patience, best_is, filter_fn
         )
 

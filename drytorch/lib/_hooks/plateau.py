@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import numbers
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from drytorch.lib import schedulers
 from drytorch.lib._hooks.monitoring import (
@@ -28,6 +28,9 @@ __all__ = [
     'RestartScheduleOnPlateau',
 ]
 
+_Out = TypeVar('_Out')
+_Tgt = TypeVar('_Tgt')
+
 
 def _current_scheduler(trainer: TrainerProtocol) -> SchedulerProtocol:
     # starting from the scheduler in use lets successive changes compound
@@ -37,7 +40,9 @@ def _current_scheduler(trainer: TrainerProtocol) -> SchedulerProtocol:
     return current  # type: ignore[no-any-return]
 
 
-class ChangeSchedulerOnPlateauCallback(TrainerHook, abc.ABC):
+class ChangeSchedulerOnPlateauCallback(
+    TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt], abc.ABC
+):
     """Change the learning-rate scheduler when the metric plateaus.
 
     The value is recorded at every call. When it neither improves nor has
@@ -74,7 +79,7 @@ class ChangeSchedulerOnPlateauCallback(TrainerHook, abc.ABC):
             filter_fn: function from the history to the monitored value.
             cooldown: the calls without changes after a change.
         """
-        self.monitor = MetricMonitor(
+        self.monitor: MetricMonitor[_Out, _Tgt] = MetricMonitor(
             metric, monitor, min_delta, patience, best_is, filter_fn
         )
         self.cooldown = _check_int('cooldown', cooldown, 0)
@@ -118,7 +123,7 @@ class ChangeSchedulerOnPlateauCallback(TrainerHook, abc.ABC):
         """
 
 
-class ReduceLROnPlateau(ChangeSchedulerOnPlateauCallback):
+class ReduceLROnPlateau(ChangeSchedulerOnPlateauCallback[_Out, _Tgt]):
     """Multiply the learning rate by ``factor`` on each plateau.
 
     Reductions compound: with ``factor=0.5`` the second plateau gives a
@@ -188,7 +193,7 @@ class ReduceLROnPlateau(ChangeSchedulerOnPlateauCallback):
         return schedulers.RescaleScheduler(scheduler, self.factor)
 
 
-class RestartScheduleOnPlateau(ChangeSchedulerOnPlateauCallback):
+class RestartScheduleOnPlateau(ChangeSchedulerOnPlateauCallback[_Out, _Tgt]):
     """Restart the schedule from its beginning on each plateau.
 
     The new scheduler is ``WarmupScheduler(scheduler, epoch)``: the epochs

@@ -33,6 +33,9 @@ __all__ = [
 
 _T = TypeVar('_T')
 _Obj = TypeVar('_Obj')
+_In = TypeVar('_In')
+_Tgt = TypeVar('_Tgt')
+_Out = TypeVar('_Out')
 _P = ParamSpec('_P')
 
 
@@ -103,8 +106,12 @@ class HookRegistry(Generic[_Obj]):
         return f'{type(self).__name__}({self.hooks!r})'
 
 
-class TrainerHook(abc.ABC):
-    """Base class of the hooks that receive the trainer."""
+class TrainerHook(Generic[_In, _Tgt, _Out], abc.ABC):
+    """Base class of the hooks that receive the trainer.
+
+    Generic in the trainer's inputs, targets and outputs, like the
+    Trainer: ``Hook[Tensor, Tensor, Tensor](fn)``.
+    """
 
     @abc.abstractmethod
     def __call__(self, trainer: TrainerProtocol) -> None:
@@ -126,7 +133,7 @@ class TrainerHook(abc.ABC):
         return f(self)
 
 
-class Hook(TrainerHook):
+class Hook(TrainerHook[_In, _Tgt, _Out]):
     """Wrap a function of the trainer.
 
     Attributes:
@@ -156,7 +163,7 @@ class Hook(TrainerHook):
         return f'{type(self).__name__}({self.wrapped!r})'
 
 
-class StaticHook(TrainerHook):
+class StaticHook(TrainerHook[Any, Any, Any]):
     """Wrap a function with no arguments (the trainer is not passed).
 
     Attributes:
@@ -186,7 +193,7 @@ class StaticHook(TrainerHook):
         return f'{type(self).__name__}({self.wrapped!r})'
 
 
-class OptionalCallable(Hook, abc.ABC):
+class OptionalCallable(Hook[_In, _Tgt, _Out], abc.ABC):
     """A hook that calls the wrapped function only when a condition holds."""
 
     def __call__(self, trainer: TrainerProtocol) -> None:
@@ -203,7 +210,7 @@ class OptionalCallable(Hook, abc.ABC):
         """Whether to call the wrapped function now."""
 
 
-class CallEvery(OptionalCallable):
+class CallEvery(OptionalCallable[_In, _Tgt, _Out]):
     """Call the wrapped function every ``interval`` epochs from ``start``.
 
     It is called when ``epoch >= start`` and ``(epoch - start) % interval
@@ -283,7 +290,7 @@ def _save_checkpoint(trainer: TrainerProtocol) -> None:
     trainer.save_checkpoint()
 
 
-saving_hook = Hook(_save_checkpoint)
+saving_hook: Hook[Any, Any, Any] = Hook(_save_checkpoint)
 """Hook that saves the trainer's model and optimizer."""
 
 

@@ -101,7 +101,8 @@ def compute_metrics(calculator: Any) -> dict[str, float]:
     Args:
         calculator: an object with a ``compute()`` method returning a
             mapping of scalar tensors, a scalar tensor (reported under the
-            calculator's class name) or None (nothing to report).
+            calculator's ``name`` if it is a string, else its class name)
+            or None (nothing to report).
 
     Returns:
         The values by name.
@@ -114,7 +115,10 @@ def compute_metrics(calculator: Any) -> dict[str, float]:
     if computed is None:
         return {}
     if isinstance(computed, torch.Tensor):
-        computed = {type(calculator).__name__: computed}
+        name = getattr(calculator, 'name', None)
+        if not isinstance(name, str) or not name:
+            name = type(calculator).__name__
+        computed = {name: computed}
     elif not isinstance(computed, Mapping):
         raise exceptions.ComputedMetricsTypeError(type(computed).__name__)
     results: dict[str, float] = {}

@@ -135,9 +135,8 @@ def _is_enclosed(text: str, opening: str, closing: str) -> bool:
 
 
 def _number(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    return f'{value:g}'
+    # written in full, as 0.1.0rc5 did: a formula must not round its factors
+    return str(value)
 
 
 def _is_number(value: Any) -> bool:

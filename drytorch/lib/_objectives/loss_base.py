@@ -47,6 +47,10 @@ __all__ = ['LossBase']
 
 _DEFAULT_COMBINED_NAME = 'Combined Loss'
 _DEFAULT_LOSS_NAME = 'Loss'
+# a formula that starts and ends with brackets is shown as it is, as in
+# 0.1.0rc5 ('[A] + [B]', '(2 x [A]) x (3 x [B])'); nesting never relies on
+# it, since operands are embedded by precedence
+_FRAMED = frozenset({('[', ']'), ('(', ')')})
 
 
 class LossBase(MetricCollection[_Output, _Target], metaclass=abc.ABCMeta):
@@ -66,7 +70,11 @@ class LossBase(MetricCollection[_Output, _Target], metaclass=abc.ABCMeta):
       power 1 return the loss itself.
 
     The formula of a combination is parenthesised by precedence, so
-    ``(a + b) * 2`` reads ``2 x ([A] + [B])``.
+    ``(a + b) * 2`` reads ``2 x ([A] + [B])``; the factors of a product are
+    parenthesised whenever they are combinations, and numbers are written
+    in full, as drytorch 0.1.0rc5 wrote them: ``(2 * a) * (3 * b)`` reads
+    ``(2 x [A]) x (3 x [B])`` and ``a / 3`` reads
+    ``(0.3333333333333333 x [A])``.
 
     Attributes:
         criterion: function from the metric values to the loss values.
@@ -106,7 +114,7 @@ class LossBase(MetricCollection[_Output, _Target], metaclass=abc.ABCMeta):
     def formula(self) -> str:
         """A readable description of how the loss is computed."""
         expr = self._expr
-        if self._prec == _ATOM or (expr[:1] == '[' and expr[-1:] == ']'):
+        if self._prec == _ATOM or (expr[:1], expr[-1:]) in _FRAMED:
             return expr
         return f'({expr})'
 
@@ -185,6 +193,8 @@ class LossBase(MetricCollection[_Output, _Target], metaclass=abc.ABCMeta):
         higher_is_better: bool,
     ) -> CompositionalLoss[_Output, _Target]:
         left_prec = _SUM if op in (operator.add, operator.sub) else _PRODUCT
+        if op is operator.mul:  # every combined factor in parentheses
+            left_prec = right_prec = _ATOM
         expr = (
             f'{_embed(self, left_prec)} {symbol} '
             f'{_embed_right(other, right_prec)}'
@@ -228,7 +238,7 @@ class LossBase(MetricCollection[_Output, _Target], metaclass=abc.ABCMeta):
             _ScalarCriterion(operator.mul, self.criterion, factor),
             name=_DEFAULT_COMBINED_NAME,
             higher_is_better=self.higher_is_better != (factor < 0),
-            expr=f'{_number(factor)} x {_embed_right(self, _PRODUCT)}',
+            expr=f'{_number(factor)} x {_embed_right(self, _ATOM)}',
             prec=_PRODUCT,
             named_fn=self.named_fn,
         )

@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, MutableSequence, Sequence
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from drytorch.core import exceptions
 
 __all__ = ['MetricTracker']
 
+_Out = TypeVar('_Out')
+_Tgt = TypeVar('_Tgt')
 
-class MetricTracker:
+
+class MetricTracker(Generic[_Out, _Tgt]):
     """History of a monitored value, with patience bookkeeping.
 
     Which direction is better comes from ``best_is``: ``'higher'`` or
