@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+import torch
+from torch import nn
 
 from drytorch.core import exceptions, log_events, scope
 from drytorch.lib import _interrupt, evaluations, hooks, runners
@@ -19,8 +22,27 @@ from drytorch.lib.optimization import ModelOptimizer
 
 __all__ = ['Trainer']
 
+_In = TypeVar('_In')
+_Tgt = TypeVar('_Tgt')
+_Out = TypeVar('_Out')
 
-class Trainer(runners.ModelRunnerWithLogs[Any, Any, Any]):
+
+def _undistributed(module: Any) -> bool:
+    """Whether processes train a module that DDP does not keep in sync.
+
+    Each process would then update its own copy of the weights (a model
+    built with ``should_distribute=False``), and the copies diverge.
+    """
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()):
+        return False
+    wrapped = nn.parallel.DistributedDataParallel
+    return not isinstance(module, wrapped)
+
+
+class Trainer(
+    runners.ModelRunnerWithLogs[_In, _Tgt, _Out], Generic[_In, _Tgt, _Out]
+):
     """Trains a model, one epoch per call.
 
     Attributes:
@@ -81,6 +103,10 @@ class Trainer(runners.ModelRunnerWithLogs[Any, Any, Any]):
             warnings.warn(exceptions.TerminatedTrainingWarning(), stacklevel=2)
             return
         model = self.model
+        if _undistributed(model.module):
+            warnings.warn(
+                exceptions.ModuleNotDistributedWarning(), stacklevel=2
+            )
         model.module.train()
         model.increment_epoch()
         self._model_optimizer.apply_schedule()
@@ -225,6 +251,7 @@ class Trainer(runners.ModelRunnerWithLogs[Any, Any, Any]):
         if interval < 1:
             msg = f'Expected an interval of at least 1, got {interval}.'
             raise ValueError(msg)
+        validation: evaluations.Validation[_In, _Tgt, _Out]
         validation = evaluations.Validation(
             self.model, loader=val_loader, metric=self.objective
         )
