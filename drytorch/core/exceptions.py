@@ -46,6 +46,7 @@ exception that fits it best, so callers may catch either::
           ├── NotExistingRunWarning, ObjectiveSyncWarning,
           ├── OptimizerNotLoadedWarning, PastEpochWarning, RecursionWarning,
           ├── RegistryFileIgnoredWarning,
+          ├── RegistryFileIgnoredWarning,
           ├── RunAlreadyCompletedWarning, RunAlreadyRunningWarning,
           └── RunNotStartedWarning, TerminatedTrainingWarning,
               TrackerExceptionWarning
@@ -98,6 +99,7 @@ __all__ = [
     'PastEpochWarning',
     'RecursionWarning',
     'RegistryCorruptedError',
+    'RegistryFileIgnoredWarning',
     'RegistryFileIgnoredWarning',
     'ResultNotAvailableError',
     'RunAlreadyCompletedWarning',
@@ -544,6 +546,13 @@ class RecursionWarning(DryTorchWarning):
     """Metadata extraction met a self-referencing object."""
 
     msg_fmt = 'Metadata extraction hit a recursive structure; skipped.'
+
+
+class RegistryFileIgnoredWarning(DryTorchWarning):
+    """A file in the run registry is not one of its own; it is ignored."""
+
+    fields = ('path', 'reason')
+    msg_fmt = 'The run registry ignores {path} ({reason}).'
 
 
 class RegistryFileIgnoredWarning(DryTorchWarning):

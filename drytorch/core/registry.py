@@ -20,9 +20,19 @@ a run does not depend on how many runs are recorded: nothing reads the
 whole history except :meth:`RunRegistry.load_all`.
 
 A record left ``running`` by a process that died is found through its
-marker at the next access and recorded as ``interrupted``. A record that
-cannot be parsed raises :class:`RegistryCorruptedError` naming the file; it
-is never treated as missing.
+marker at the next access and recorded as ``interrupted``; where it cannot
+be recorded (a read-only folder, a full disk) reads report it
+``interrupted`` all the same. A file of the registry that cannot be read
+(not UTF-8, not JSON, truncated, a folder, an empty ``last_run``, a record
+of another run) raises :class:`RegistryCorruptedError` naming the file; it
+is never treated as missing, and it never stops a new run from being
+created. A file whose name is not one of ours (in ``runs/`` or
+``running/``) is ignored, with a ``RegistryFileIgnoredWarning``.
+
+Reads take no lock and write nothing they need: the registry can be listed
+and loaded on a read-only folder or a full disk. A running run reserves
+the space of its final record, so that a run that ends on a full disk is
+still recorded ``completed`` (or ``failed``).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import os
 import pathlib
 import socket
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any, Literal, get_args
 
@@ -49,6 +60,8 @@ RunStatus = Literal['created', 'running', 'completed', 'failed', 'interrupted']
 _STATUSES = frozenset(get_args(RunStatus))
 _ENDED = frozenset({'completed', 'failed', 'interrupted'})
 TS_FMT = '%Y-%m-%d@%Hh%Mm%Ss'
+# room for the final record of a running run (a record is ~400 bytes)
+_RESERVE_BYTES = 4096
 
 
 @dataclasses.dataclass
@@ -100,8 +113,12 @@ class RunMetadata:
         if missing:
             reason = f'missing keys {sorted(missing)}'
             raise exceptions.RegistryCorruptedError(path, reason)
-        if data['status'] not in _STATUSES:
-            reason = f'unknown status {data["status"]!r}'
+        if not isinstance(data['id'], str):
+            reason = f'expected a str id, got {data["id"]!r}'
+            raise exceptions.RegistryCorruptedError(path, reason)
+        status = data['status']
+        if not isinstance(status, str) or status not in _STATUSES:
+            reason = f'unknown status {status!r}'
             raise exceptions.RegistryCorruptedError(path, reason)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -122,15 +139,20 @@ class RunRegistry:
         self._runs = self.path / 'runs'
         self._running = self.path / 'running'
         self._last = self.path / 'last_run'
+        self._legacy = self.path / 'runs.json'
         self._thread_lock = threading.RLock()
         self._file_lock: filelock.BaseFileLock | None = None
         self._migrated = False
+        self._warned: set[str] = set()
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({str(self.path)!r})'
 
+    # ------------------------------------------------------------ locking
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        """Hold the lock of the writers (and import a legacy list once)."""
         with self._thread_lock:
             if self._file_lock is None:
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -143,12 +165,38 @@ class RunRegistry:
                     self._migrated = True
                 yield
 
-    def _import_legacy(self) -> None:
-        legacy = self.path / 'runs.json'
-        if self._runs.exists() or not legacy.is_file():
+    def _refresh(self) -> None:
+        """Before a read: record dead runs and import a legacy list.
+
+        Best effort: what cannot be written (read-only folder, full disk)
+        is reported in memory by the reads instead.
+        """
+        pending_import = (
+            not self._migrated
+            and self._legacy.is_file()
+            and not self._runs.exists()
+        )
+        if not pending_import and not self._dead_marked():
             return
         try:
-            entries = json.loads(legacy.read_text(encoding='utf-8'))
+            with self._locked():
+                self._reap_dead()
+        except (OSError, filelock.Timeout):
+            pass
+
+    # ----------------------------------------------------- legacy format
+
+    def _legacy_records(self) -> dict[str, RunMetadata]:
+        """The runs of a rc5 ``runs.json`` (first entry of an id wins)."""
+        legacy = self._legacy
+        try:
+            text = _decoded(legacy.read_bytes(), legacy)
+        except FileNotFoundError:
+            return {}
+        except IsADirectoryError as error:
+            raise _corrupted_by(legacy, error) from error
+        try:
+            entries = json.loads(text)
         except ValueError as error:
             raise exceptions.RegistryCorruptedError(legacy, error) from error
         if not isinstance(entries, list):
@@ -158,63 +206,222 @@ class RunRegistry:
         for entry in entries:
             if not isinstance(entry, dict):
                 continue
-            text = json.dumps(entry)
-            record = RunMetadata.from_json(text, legacy)
+            record = RunMetadata.from_json(json.dumps(entry), legacy)
             if record.status == 'running':
                 # the old format kept no pid: nothing runs it any more
                 record.status = 'interrupted'
-            records.setdefault(record.id, record)  # first entry wins
+            records.setdefault(record.id, record)
+        return records
+
+    def _import_legacy(self) -> None:
+        if self._runs.exists() or not self._legacy.is_file():
+            return
+        records = self._legacy_records()
         for record in records.values():
             self._write(record)
         if records:
-            last = list(records)[-1]
-            files.atomic_write_text(self._last, last + '\n')
+            files.atomic_write_text(self._last, list(records)[-1] + '\n')
+
+    def _unimported(self) -> dict[str, RunMetadata] | None:
+        """The legacy runs, if they could not be imported (read-only)."""
+        if self._runs.exists() or not self._legacy.is_file():
+            return None
+        return self._legacy_records()
+
+    # ---------------------------------------------------- files and names
 
     def _record_path(self, run_id: str) -> pathlib.Path:
         return self._runs / f'{naming.validate_name(run_id, "run id")}.json'
 
+    def _reserve_path(self, run_id: str) -> pathlib.Path:
+        return self._runs / f'.{run_id}.json.reserved'
+
     def _read(self, run_id: str) -> RunMetadata | None:
         path = self._record_path(run_id)
         try:
-            text = path.read_text(encoding='utf-8')
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
-        return RunMetadata.from_json(text, path)
+        except IsADirectoryError as error:
+            raise _corrupted_by(path, error) from error
+        record = RunMetadata.from_json(_decoded(data, path), path)
+        if record.id != run_id:
+            reason = f'it records run {record.id!r}, not {run_id!r}'
+            raise exceptions.RegistryCorruptedError(path, reason)
+        return record
 
     def _write(self, record: RunMetadata) -> None:
         files.atomic_write_text(self._record_path(record.id), record.to_json())
 
+    def _write_last(self, run_id: str) -> None:
+        if os.path.lexists(self._last) and not self._last.is_file():
+            # never a reason to refuse a run: resuming the last one will
+            # raise RegistryCorruptedError naming it instead
+            self._ignore(self._last, 'it is not a file; not updated')
+            return
+        files.atomic_write_text(self._last, run_id + '\n')
+
+    def _ignore(self, path: pathlib.Path, reason: str) -> None:
+        key = f'{path}:{reason}'
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(
+                exceptions.RegistryFileIgnoredWarning(path, reason),
+                stacklevel=4,
+            )
+
+    def _ours(self, folder: pathlib.Path, name: str, suffix: str) -> bool:
+        """Whether a file name is one this registry writes (else warn)."""
+        if name.startswith('.'):
+            return False  # temporary files and reserves: never records
+        stem = name[: -len(suffix)] if suffix else name
+        if suffix and not name.endswith(suffix):
+            stem = ''
+        try:
+            naming.validate_name(stem, 'run id')
+        except exceptions.InvalidNameError:
+            self._ignore(folder / name, 'not a name the registry writes')
+            return False
+        return True
+
+    def _marker_ids(self) -> list[str]:
+        try:
+            names = os.listdir(self._running)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [n for n in names if self._ours(self._running, n, '')]
+
+    # ---------------------------------------------------------- dead runs
+
+    def _is_dead(self, record: RunMetadata) -> bool:
+        """Whether a ``running`` record was left by a dead process."""
+        return (
+            record.status == 'running'
+            and record.pid is not None
+            and record.host == socket.gethostname()
+            and not processes.is_alive(record.pid, record.pid_start)
+        )
+
+    def _effective(self, record: RunMetadata) -> RunMetadata:
+        """The record with its true status, recorded or not."""
+        if self._is_dead(record):
+            return dataclasses.replace(record, status='interrupted')
+        return record
+
+    def _dead_marked(self) -> bool:
+        for run_id in self._marker_ids():
+            try:
+                record = self._read(run_id)
+            except exceptions.RegistryCorruptedError:
+                continue
+            if record is None or record.status != 'running':
+                return True  # a stale marker to remove
+            if self._is_dead(record):
+                return True
+        return False
+
+    def _reap_dead(self) -> None:
+        """Record as interrupted the runs of dead processes (under lock).
+
+        A record that cannot be written stays as it is; reads report it
+        interrupted.
+        """
+        for run_id in self._marker_ids():
+            marker = self._running / run_id
+            try:
+                record = self._read(run_id)
+            except exceptions.RegistryCorruptedError:
+                continue  # raised by the reads of that run
+            with contextlib.suppress(OSError):
+                if record is not None and record.status == 'running':
+                    if not self._is_dead(record):
+                        continue
+                    record.status = 'interrupted'
+                    record.ended_at = datetime.datetime.now().isoformat()
+                    self._write(record)
+                    with contextlib.suppress(FileNotFoundError):
+                        self._reserve_path(run_id).unlink()
+                marker.unlink()
+
+    def _is_ours(self, record: RunMetadata) -> bool:
+        return (
+            record.pid == os.getpid()
+            and record.host == socket.gethostname()
+            and record.pid_start == processes.start_time(os.getpid())
+        )
+
+    # -------------------------------------------------------------- reads
+
     def get(self, run_id: str) -> RunMetadata | None:
-        """The record of a run, or None if it is not recorded."""
-        with self._locked():
-            self._reap_dead()
-            return self._read(run_id)
+        """The record of a run, or None if it is not recorded.
+
+        Raises:
+            RegistryCorruptedError: if its record cannot be read.
+        """
+        self._refresh()
+        record = self._read(run_id)
+        if record is None:
+            record = (self._unimported() or {}).get(run_id)
+        return None if record is None else self._effective(record)
 
     def last(self) -> RunMetadata | None:
-        """The record of the run last created, started or resumed, if any."""
-        with self._locked():
-            self._reap_dead()
-            try:
-                run_id = self._last.read_text(encoding='utf-8').strip()
-            except FileNotFoundError:
-                return None
-            record = self._read(run_id)
-            if record is None:
-                reason = f'it names run {run_id!r}, which is not recorded'
-                raise exceptions.RegistryCorruptedError(self._last, reason)
-            return record
+        """The record of the run last created, started or resumed, if any.
+
+        Raises:
+            RegistryCorruptedError: if ``last_run`` or the record it names
+                cannot be read.
+        """
+        self._refresh()
+        path = self._last
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            legacy = self._unimported()
+            if legacy:
+                return list(legacy.values())[-1]
+            return None
+        except IsADirectoryError as error:
+            raise _corrupted_by(path, error) from error
+        run_id = _decoded(data, path).strip()
+        if not run_id:
+            raise exceptions.RegistryCorruptedError(path, 'it is empty')
+        try:
+            naming.validate_name(run_id, 'run id')
+        except exceptions.InvalidNameError as error:
+            reason = f'it holds {run_id!r}, not a run id'
+            raise exceptions.RegistryCorruptedError(path, reason) from error
+        record = self._read(run_id)
+        if record is None:
+            reason = f'it names run {run_id!r}, which is not recorded'
+            raise exceptions.RegistryCorruptedError(path, reason)
+        return self._effective(record)
 
     def load_all(self) -> list[RunMetadata]:
-        """Every recorded run, oldest first."""
-        with self._locked():
-            self._reap_dead()
+        """Every recorded run, oldest first.
+
+        Raises:
+            RegistryCorruptedError: if a record cannot be read.
+        """
+        self._refresh()
+        legacy = self._unimported()
+        if legacy is not None:
+            records = list(legacy.values())
+        else:
             records = []
-            if self._runs.is_dir():
-                for path in self._runs.glob('*.json'):
-                    text = path.read_text(encoding='utf-8')
-                    records.append(RunMetadata.from_json(text, path))
+            try:
+                names = sorted(os.listdir(self._runs))
+            except FileNotFoundError:
+                names = []
+            for name in names:
+                if not self._ours(self._runs, name, '.json'):
+                    continue
+                record = self._read(name[: -len('.json')])
+                if record is not None:  # else removed meanwhile
+                    records.append(self._effective(record))
         records.sort(key=lambda r: (r.created_at, r.id))
         return records
+
+    # ------------------------------------------------------------- writes
 
     def register_new_run(
         self, run_id: str | None, commit: str | None = None
@@ -228,13 +435,15 @@ class RunRegistry:
 
         Raises:
             RunAlreadyRecordedError: if ``run_id`` is already recorded.
+            RegistryCorruptedError: if ``run_id`` names an unreadable file.
         """
         now = datetime.datetime.now()
         with self._locked():
             self._reap_dead()
             if run_id is None:
                 run_id = self._free_id(now.strftime(TS_FMT))
-            elif self._record_path(run_id).exists():
+            elif os.path.lexists(self._record_path(run_id)):
+                self._read(run_id)  # raises if it cannot be read
                 exp_name = self.path.name
                 raise exceptions.RunAlreadyRecordedError(run_id, exp_name)
             record = RunMetadata(
@@ -245,12 +454,12 @@ class RunRegistry:
                 created_at=now.isoformat(),
             )
             self._write(record)
-            files.atomic_write_text(self._last, run_id + '\n')
+            self._write_last(run_id)
         return record
 
     def _free_id(self, base: str) -> str:
         candidate, suffix = base, 1
-        while (self._runs / f'{candidate}.json').exists():
+        while os.path.lexists(self._runs / f'{candidate}.json'):
             suffix += 1
             candidate = f'{base}_{suffix}'
         return candidate
@@ -267,6 +476,7 @@ class RunRegistry:
             record = self._read(run_id)
             if record is None:
                 raise exceptions.RunNotRecordedError(run_id)
+            record = self._effective(record)
             if record.status == 'running' and not self._is_ours(record):
                 raise exceptions.RunInUseError(
                     run_id, self.path.name, record.pid
@@ -278,18 +488,23 @@ class RunRegistry:
             record.host = socket.gethostname()
             record.pid_start = processes.start_time(record.pid)
             record.n_starts += 1
+            # the space of the final record, for a disk full at the end
+            files.reserve_space(self._reserve_path(run_id), _RESERVE_BYTES)
             self._running.mkdir(parents=True, exist_ok=True)
             (self._running / run_id).touch()
             self._write(record)
-            files.atomic_write_text(self._last, run_id + '\n')
+            self._write_last(run_id)
         return record
 
     def update_run_status(self, run_id: str, status: RunStatus) -> None:
         """Record a new status for a run.
 
+        On a full disk, the space reserved when the run started is used.
+
         Raises:
             RunNotRecordedError: if the run is not recorded.
             ValueError: if the status is unknown.
+            OSError: naming the file, if the record cannot be written.
         """
         if status not in _STATUSES:
             msg = f'Expected a status in {sorted(_STATUSES)}, got {status!r}.'
@@ -301,41 +516,38 @@ class RunRegistry:
             record.status = status
             if status in _ENDED:
                 record.ended_at = datetime.datetime.now().isoformat()
-            self._write(record)
+            path = self._record_path(run_id)
+            reserve = self._reserve_path(run_id)
+            data = record.to_json().encode('utf-8')
+            ended = status in _ENDED
+            if not (ended and files.replace_from_reserve(reserve, path, data)):
+                files.atomic_write_bytes(path, data)
+                if ended:
+                    with contextlib.suppress(OSError):
+                        reserve.unlink()
             if status != 'running':
                 with contextlib.suppress(FileNotFoundError):
                     (self._running / run_id).unlink()
 
-    def _is_ours(self, record: RunMetadata) -> bool:
-        return (
-            record.pid == os.getpid()
-            and record.host == socket.gethostname()
-            and record.pid_start == processes.start_time(os.getpid())
-        )
-
-    def _reap_dead(self) -> None:
-        """Mark runs left running by dead processes as interrupted."""
-        try:
-            markers = list(os.scandir(self._running))
-        except FileNotFoundError:
-            return
-        host = socket.gethostname()
-        for marker in markers:
-            record = self._read(marker.name)
-            if record is None or record.status != 'running':
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(marker.path)
-                continue
-            if record.host != host or record.pid is None:
-                continue  # another machine: its liveness is unknown here
-            if processes.is_alive(record.pid, record.pid_start):
-                continue
-            record.status = 'interrupted'
-            record.ended_at = datetime.datetime.now().isoformat()
-            self._write(record)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(marker.path)
-
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every record as a plain dict (for tables and tools)."""
         return [dataclasses.asdict(record) for record in self.load_all()]
+
+
+def _decoded(data: bytes, path: pathlib.Path) -> str:
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as error:
+        reason = f'not UTF-8 text: {error}'
+        raise exceptions.RegistryCorruptedError(path, reason) from error
+
+
+def _corrupted_by(
+    path: pathlib.Path, error: OSError
+) -> exceptions.RegistryCorruptedError:
+    reason = (
+        'it is a folder, not a file'
+        if isinstance(error, IsADirectoryError)
+        else str(error)
+    )
+    return exceptions.RegistryCorruptedError(path, reason)

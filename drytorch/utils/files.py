@@ -3,7 +3,13 @@
 A file written with :func:`atomic_write_bytes` or :func:`atomic_write_text`
 is either the old version or the complete new one, never a torn mix: the
 data goes to a temporary file in the same folder, is flushed to disk and
-then renamed over the target.
+then renamed over the target. An ``OSError`` raised by a write names the
+file it was writing.
+
+A write that must succeed later on a full disk reserves its space first:
+:func:`reserve_space` allocates a file, and :func:`replace_from_reserve`
+writes into those blocks and renames the file over the target, which needs
+no new space.
 """
 
 from __future__ import annotations
@@ -15,7 +21,13 @@ import uuid
 
 from drytorch.core import exceptions
 
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'safe_join']
+__all__ = [
+    'atomic_write_bytes',
+    'atomic_write_text',
+    'replace_from_reserve',
+    'reserve_space',
+    'safe_join',
+]
 
 _PathLike = str | os.PathLike[str]
 _SEPARATORS = ('/', '\\')
@@ -49,19 +61,84 @@ def atomic_write_bytes(path: _PathLike, data: bytes) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     temp = folder / f'.{target.name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}'
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0)
-    # 0o666: the usual permissions of a new file once the umask applies.
-    fd = os.open(temp, flags, 0o666)
     try:
-        with os.fdopen(fd, 'wb') as stream:
-            stream.write(data)
+        # 0o666: the usual permissions of a new file once the umask applies.
+        fd = os.open(temp, flags, 0o666)
+        try:
+            with os.fdopen(fd, 'wb') as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+    except OSError as error:
+        raise _naming(error, target) from error
+    _fsync_dir(folder)
+
+
+def _naming(error: OSError, path: pathlib.Path) -> OSError:
+    """The error itself if it names a file, else a copy naming ``path``."""
+    if error.filename is not None or error.errno is None:
+        return error
+    # OSError(errno, ...) picks the subclass of the errno (ENOSPC: OSError)
+    return OSError(error.errno, error.strerror, str(path))
+
+
+def reserve_space(path: _PathLike, size: int) -> None:
+    """Allocate a file of ``size`` bytes, to be used by replace_from_reserve.
+
+    Raises:
+        OSError: naming the file, if it cannot be written (e.g. disk full).
+    """
+    reserve = pathlib.Path(path)
+    try:
+        with reserve.open('wb') as stream:
+            stream.write(b' ' * size)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temp, target)
-    except BaseException:
+    except OSError as error:
         with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_dir(folder)
+            reserve.unlink()
+        raise _naming(error, reserve) from error
+
+
+def replace_from_reserve(
+    reserve: _PathLike, path: _PathLike, data: bytes
+) -> bool:
+    """Write ``data`` in a reserved file and rename it over ``path``.
+
+    The data is padded with spaces to the reserved size, so the write uses
+    the blocks already allocated: it works on a full disk (on file systems
+    that overwrite in place). The rename is atomic, as in atomic_write_bytes.
+
+    Returns:
+        False, with nothing changed, if there is no reserve or it is too
+        small.
+
+    Raises:
+        OSError: naming the target, if the write or the rename fails.
+    """
+    reserve_path = pathlib.Path(reserve)
+    target = pathlib.Path(path)
+    try:
+        size = os.stat(reserve_path).st_size
+    except FileNotFoundError:
+        return False
+    if size < len(data):
+        return False
+    try:
+        with reserve_path.open('r+b') as stream:
+            stream.write(data + b' ' * (size - len(data)))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(reserve_path, target)
+    except OSError as error:
+        raise _naming(error, target) from error
+    _fsync_dir(target.parent)
+    return True
 
 
 def atomic_write_text(
