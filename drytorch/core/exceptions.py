@@ -46,7 +46,6 @@ exception that fits it best, so callers may catch either::
           ├── NotExistingRunWarning, ObjectiveSyncWarning,
           ├── OptimizerNotLoadedWarning, PastEpochWarning, RecursionWarning,
           ├── RegistryFileIgnoredWarning,
-          ├── RegistryFileIgnoredWarning,
           ├── RunAlreadyCompletedWarning, RunAlreadyRunningWarning,
           └── RunNotStartedWarning, TerminatedTrainingWarning,
               TrackerExceptionWarning
@@ -99,7 +98,6 @@ __all__ = [
     'PastEpochWarning',
     'RecursionWarning',
     'RegistryCorruptedError',
-    'RegistryFileIgnoredWarning',
     'RegistryFileIgnoredWarning',
     'ResultNotAvailableError',
     'RunAlreadyCompletedWarning',
@@ -546,13 +544,6 @@ class RecursionWarning(DryTorchWarning):
     """Metadata extraction met a self-referencing object."""
 
     msg_fmt = 'Metadata extraction hit a recursive structure; skipped.'
-
-
-class RegistryFileIgnoredWarning(DryTorchWarning):
-    """A file in the run registry is not one of its own; it is ignored."""
-
-    fields = ('path', 'reason')
-    msg_fmt = 'The run registry ignores {path} ({reason}).'
 
 
 class RegistryFileIgnoredWarning(DryTorchWarning):
