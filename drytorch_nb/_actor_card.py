@@ -19,22 +19,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from drytorch.utils.formatting import format_number
-from drytorch_nb import _render
 
 __all__ = [
     'actor_card_html',
     'actor_card_text',
     'clean_metadata',
     'epochs_done',
+    'metadata_text',
 ]
 
 _FG = 'var(--jp-ui-font-color1, inherit)'
 _FG_STRONG = 'var(--jp-ui-font-color0, inherit)'
-_CELL = 'padding: 1px 8px 1px 0; vertical-align: top; overflow-wrap: anywhere;'
-_KEY = (
-    f'style="{_CELL} text-align: left; font-weight: bold; '
-    f'white-space: nowrap; color: {_FG_STRONG};"'
-)
+_KEY = f'style="white-space: nowrap; padding-right: 1em; color: {_FG_STRONG};"'
 _MIN_SHARED = 2  # a mapping with fewer keys is repeated, not referred to
 
 
@@ -92,6 +88,19 @@ def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned if isinstance(cleaned, dict) else {'value': cleaned}
 
 
+def metadata_text(metadata: Mapping[str, Any], indent: int = 0) -> str:
+    """Cleaned metadata as indented ``key: value`` lines."""
+    lines = []
+    pad = '  ' * indent
+    for key, value in metadata.items():
+        if isinstance(value, Mapping) and value:
+            lines.append(f'{pad}{_clean(str(key))}:')
+            lines.append(metadata_text(value, indent + 1))
+        else:
+            lines.append(f'{pad}{_clean(str(key))}: {_clean(str(value))}')
+    return '\n'.join(lines)
+
+
 def epochs_done(state: Any, actor_name: str, model_name: str) -> int | None:
     """The latest epoch a trainer logged for its model, from the state.
 
@@ -134,8 +143,7 @@ def actor_card_html(
     """
     shown = _rows(settings, epochs if _is_trainer(settings) else None)
     table = ''.join(
-        f'<tr><td {_KEY}>{_esc(label)}</td><td style="{_CELL}">'
-        f'{_esc(text)}</td></tr>'
+        f'<tr><td {_KEY}><b>{_esc(label)}</b></td><td>{_esc(text)}</td></tr>'
         for label, text in shown
     )
     parts = [
@@ -143,17 +151,19 @@ def actor_card_html(
         'max-width: 100%; min-width: 0;">',
     ]
     if table:
+        # spacing, alignment and wrapping set once, for a small card
         parts.append(
             '<div style="overflow-x: auto; max-width: 100%;"><table '
-            f'style="border-collapse: collapse;"><tbody>{table}</tbody>'
-            '</table></div>'
+            'style="border-spacing: 0 1px; overflow-wrap: anywhere;">'
+            '<tbody style="vertical-align: top;">'
+            f'{table}</tbody></table></div>'
         )
     if metadata:
-        raw = _render.metadata_html(clean_metadata(metadata))
+        raw = _esc(metadata_text(clean_metadata(metadata)))
         parts.append(
             '<details style="margin-top: 4px;"><summary style="cursor: '
-            'pointer;">All metadata</summary><div style="overflow-x: auto; '
-            f'max-width: 100%;">{raw}</div></details>'
+            'pointer;">All metadata</summary><pre style="margin: 0; '
+            f'overflow-x: auto; max-width: 100%;">{raw}</pre></details>'
         )
     parts.append('</div>')
     return ''.join(parts)

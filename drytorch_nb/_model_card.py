@@ -27,26 +27,25 @@ MAX_CARD_ROWS = 150
 _OPEN_ALL_BELOW = 30  # models with fewer layers show every fold open
 
 _COLUMNS = (
-    ('Layer', 30),
-    ('Type', 20),
+    ('Layer', 26),
+    ('Type', 24),
     ('Output shape', 20),
-    ('Params', 15),
-    ('Trainable', 15),
+    ('Params', 14),
+    ('Trainable', 16),
 )
 _FG = 'var(--jp-ui-font-color1, inherit)'
 _FG_STRONG = 'var(--jp-ui-font-color0, inherit)'
 _BORDER = 'var(--jp-border-color2, rgba(128, 128, 128, 0.4))'
-_HEAD_BG = 'var(--jp-layout-color2, rgba(128, 128, 128, 0.12))'
+_BG = 'var(--jp-layout-color1, transparent)'
+# Cell spacing, alignment and wrapping are set once per table (spacing,
+# inherited properties), not per cell: the card stays small in a saved
+# notebook. Numbers align right through their own short style.
 _TABLE = (
-    'style="width: 100%; table-layout: fixed; border-collapse: collapse; '
-    'margin: 0;"'
+    'style="width: 100%; table-layout: fixed; border-spacing: 6px 1px; '
+    'overflow-wrap: anywhere;"'
 )
-_CELL = 'padding: 1px 6px; vertical-align: top; overflow-wrap: anywhere;'
-_NUM = f'style="{_CELL} text-align: right;"'
-_KEY = (
-    f'style="{_CELL} text-align: left; font-weight: bold; '
-    f'white-space: nowrap; color: {_FG_STRONG};"'
-)
+_BODY = '<tbody style="vertical-align: top;">'
+_NUM = 'style="text-align: right;"'
 
 
 def _esc(text: object) -> str:
@@ -113,14 +112,15 @@ def _colgroup() -> str:
     return f'<colgroup>{cols}</colgroup>'
 
 
-def _cells(layer: LayerSummary, folds: bool) -> str:
-    indent = f'padding-left: {0.4 + 1.1 * (layer.depth - 1):.1f}em;'
+def _cells(layer: LayerSummary, folds: bool, marks: bool) -> str:
+    # names indent by depth; without the fold mark, by its width too
+    indent = 1.1 * (layer.depth - 1) + (0.0 if folds or not marks else 0.9)
+    style = f' style="padding-left: {indent:.1f}em;"' if indent else ''
     mark = '\u25b8 ' if folds else ''
     return (
-        f'<tr><td style="{_CELL} {indent}" title="{_esc(layer.name)}">'
-        f'{mark}{_esc(layer.name)}</td>'
-        f'<td style="{_CELL}">{_esc(layer.type_name)}</td>'
-        f'<td style="{_CELL}">{_esc(layer.output_shape or "?")}</td>'
+        f'<tr><td{style}>{mark}{_esc(layer.name)}</td>'
+        f'<td>{_esc(layer.type_name)}</td>'
+        f'<td>{_esc(layer.output_shape or "?")}</td>'
         f'<td {_NUM}>{format_number(layer.params)}</td>'
         f'<td {_NUM}>{format_number(layer.trainable)}</td></tr>'
     )
@@ -128,7 +128,7 @@ def _cells(layer: LayerSummary, folds: bool) -> str:
 
 def _table(rows: Sequence[str]) -> str:
     return (
-        f'<table {_TABLE}>{_colgroup()}<tbody>{"".join(rows)}</tbody></table>'
+        f'<table {_TABLE}>{_colgroup()}{_BODY}{"".join(rows)}</tbody></table>'
     )
 
 
@@ -148,21 +148,22 @@ def _tree(layers: Sequence[LayerSummary]) -> list[_Node]:
     return roots
 
 
-def _block(nodes: list[_Node], is_open: bool) -> str:
+def _block(nodes: list[_Node], is_open: bool, marks: bool) -> str:
     parts: list[str] = []
     leaves: list[str] = []
     flag = ' open' if is_open else ''
     for layer, children in nodes:
         if not children:
-            leaves.append(_cells(layer, folds=False))
+            leaves.append(_cells(layer, False, marks))
             continue
         if leaves:
             parts.append(_table(leaves))
             leaves = []
+        row = _table([_cells(layer, True, marks)])
         parts.append(
             f'<details{flag}><summary style="display: block; cursor: '
-            f'pointer; list-style: none;">{_table([_cells(layer, True)])}'
-            f'</summary>{_block(children, is_open)}</details>'
+            f'pointer; list-style: none;">{row}</summary>'
+            f'{_block(children, is_open, marks)}</details>'
         )
     if leaves:
         parts.append(_table(leaves))
@@ -171,15 +172,15 @@ def _block(nodes: list[_Node], is_open: bool) -> str:
 
 def _header() -> str:
     cells = ''.join(
-        f'<th style="{_CELL} white-space: nowrap; '
-        f'text-align: {"right" if index > 2 else "left"};'
-        f' color: {_FG_STRONG};">{name}</th>'
+        f'<th style="text-align: {"right" if index > 2 else "left"};">'
+        f'{name}</th>'
         for index, (name, _) in enumerate(_COLUMNS)
     )
     return (
-        f'<table {_TABLE}>{_colgroup()}<thead><tr style="background: '
-        f'{_HEAD_BG}; border-bottom: 1px solid {_BORDER};">{cells}</tr>'
-        '</thead></table>'
+        f'<table {_TABLE}>{_colgroup()}<thead style="color: {_FG_STRONG}; '
+        'overflow-wrap: normal;">'
+        f'{cells}</thead></table>'
+        f'<div style="border-top: 1px solid {_BORDER};"></div>'
     )
 
 
@@ -202,8 +203,8 @@ def model_card_html(summary: ModelSummary | None, name: str = '') -> str:
             f' <span style="opacity: 0.7;">({_esc(summary.class_name)})</span>'
         )
     rows = ''.join(
-        f'<tr><td {_KEY}>{_esc(key)}</td><td style="{_CELL}">'
-        f'{_esc(value)}</td></tr>'
+        f'<tr><td style="white-space: nowrap;"><b>{_esc(key)}</b></td>'
+        f'<td>{_esc(value)}</td></tr>'
         for key, value in totals(summary)
     )
     layers = summary.layers[:MAX_CARD_ROWS]
@@ -212,16 +213,19 @@ def model_card_html(summary: ModelSummary | None, name: str = '') -> str:
         'max-width: 100%; min-width: 0;">',
         f'<div style="font-weight: bold; color: {_FG_STRONG};">{title}</div>',
         '<div style="overflow-x: auto; max-width: 100%;">'
-        f'<table style="border-collapse: collapse; margin: 2px 0 6px 0;">'
-        f'<tbody>{rows}</tbody></table></div>',
+        '<table style="border-spacing: 6px 1px; margin: 2px 0 6px 0; '
+        f'overflow-wrap: anywhere;">{_BODY}{rows}</tbody></table></div>',
     ]
     if layers:
         is_open = len(layers) <= _OPEN_ALL_BELOW
+        tree = _tree(layers)
+        marks = any(layer.n_children for layer in layers)
         parts.append(
             '<div class="drytorch-layers" style="overflow-x: auto; '
             f'max-width: 100%; border: 1px solid {_BORDER}; '
-            'border-radius: 4px;"><div style="min-width: 40em;">'
-            f'{_header()}{_block(_tree(layers), is_open)}</div></div>'
+            f'border-radius: 4px; background: {_BG};">'
+            '<div style="min-width: 36em;">'
+            f'{_header()}{_block(tree, is_open, marks)}</div></div>'
         )
     hidden = _hidden(summary, len(layers))
     if hidden > 0:

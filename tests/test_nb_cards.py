@@ -104,6 +104,11 @@ def test_clean_metadata_shows_repeated_trees_once() -> None:
     assert cleaned['loader']['dataset'] == 'Array of size (9,) …'
     assert cleaned['hooks']['0']['wrapped']['loader'] == '(same as loader)'
     assert cleaned['lr'] == '1e-08'
+    assert _actor_card.metadata_text(cleaned).splitlines()[:3] == [
+        'loader:',
+        '  class: DataLoader',
+        '  dataset: Array of size (9,) …',
+    ]
 
 
 @pytest.fixture
@@ -127,7 +132,7 @@ def test_panel_cards_after_two_epochs(experiment: Experiment) -> None:
     assert '>[16, 8]</td>' in model_fold and '>[16, 1]</td>' in model_fold
     assert XSS_ESCAPED in model_fold and XSS not in model_fold
     # the live trainer fold was redrawn at the end of the training
-    assert re.search(r'Epochs done</td><td[^>]*>2</td>', trainer_fold)
+    assert re.search(r'>Epochs done</b></td><td>2</td>', trainer_fold)
     snapshot = panel.snapshot_html()
     trainer_card = snapshot[snapshot.index('Trainer (net)') :]
     trainer_card = trainer_card[: trainer_card.index('Validation (net)')]
@@ -141,7 +146,7 @@ def test_panel_cards_after_two_epochs(experiment: Experiment) -> None:
         ('Metrics', 'MAE'),
     ):
         assert re.search(
-            rf'>{label}</td><td[^>]*>{re.escape(value)}</td>', trainer_card
+            rf'>{label}</b></td><td>{re.escape(value)}</td>', trainer_card
         ), label
     assert 'EarlyStoppingCallback(' in trainer_card
     # the raw metadata: folded, the data preview once, no stale epoch
@@ -150,7 +155,8 @@ def test_panel_cards_after_two_epochs(experiment: Experiment) -> None:
     )
     assert trainer_card.count('Array of size (64, 4)') == 1
     assert 'autocast' not in trainer_card
-    assert '<b>epoch</b>' not in trainer_card
+    assert not re.search(r'^\s*epoch:', trainer_card, re.MULTILINE)
+    assert re.search(r'^  batch_size: 16$', trainer_card, re.MULTILINE)
     assert '>[16, 8]</td>' in snapshot  # the model card with its shapes
 
 
@@ -191,5 +197,5 @@ def test_text_mode_panel_keeps_cards_without_widgets(
     with experiment.create_run():
         trainer_for(Model(net_with_odd_names(), name='net')).train(1)
     snapshot = panel.snapshot_html()
-    assert re.search(r'Epochs done</td><td[^>]*>1</td>', snapshot)
+    assert re.search(r'>Epochs done</b></td><td>1</td>', snapshot)
     assert '>[16, 8]</td>' in snapshot
