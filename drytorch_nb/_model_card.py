@@ -103,7 +103,10 @@ def totals(summary: ModelSummary) -> list[tuple[str, str]]:
     else:
         rows.append(('Shapes', 'known after the first forward pass'))
     rows.extend(summary.details)
-    rows.append(('Modules', format_number(summary.n_modules)))
+    modules = format_number(summary.n_modules)
+    if summary.n_eval:
+        modules += f' ({format_number(summary.n_eval)} in eval mode)'
+    rows.append(('Modules', modules))
     return rows
 
 

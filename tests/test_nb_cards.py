@@ -199,3 +199,21 @@ def test_text_mode_panel_keeps_cards_without_widgets(
     snapshot = panel.snapshot_html()
     assert re.search(r'>Epochs done</b></td><td>1</td>', snapshot)
     assert '>[16, 8]</td>' in snapshot
+
+
+def test_a_model_built_again_keeps_one_card(experiment: Experiment) -> None:
+    panel = NotebookPanel(mode='widgets')
+    experiment.trackers.subscribe(panel)
+    module = net_with_odd_names()
+    with experiment.create_run():
+        Model(module, name='net')
+        panel.flush()
+        module[2].requires_grad_(False)  # the cell changed, then ran again
+        model = Model(module, name='net')
+        panel.flush()
+        view = panel.view
+        assert view is not None
+        assert view.titles(view.models) == ['net']
+        card = view.models.children[0].value
+        assert model.summary().trainable_params == 16
+    assert re.search(r'>Trainable</b></td><td>16</td>', card)

@@ -86,7 +86,11 @@ def test_counts_equal_the_counts_by_hand() -> None:
     assert (rows['2'].params, rows['2'].n_children) == (18, 2)
     assert (rows['2.1'].depth, rows['2.1'].params) == (2, 18)
     assert summary.n_modules == 5
+    assert summary.n_eval == 0
     assert not summary.has_shapes
+    net = frozen_net()
+    net[1].eval()  # a frozen batch norm
+    assert model_summary.summarize(net).n_eval == 1
 
 
 def test_shared_parameters_count_once_and_rows_are_capped() -> None:

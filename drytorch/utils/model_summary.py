@@ -90,6 +90,7 @@ class ModelSummary:
         class_name: the module's class name.
         layers: the listed sub-modules, depth first (at most ``max_rows``).
         n_modules: all sub-modules, listed or not.
+        n_eval: the sub-modules in eval mode (e.g. frozen batch norms).
         total_params: the parameters, each counted once.
         trainable_params: the parameters that require gradients.
         sizes: memory per dtype, largest first.
@@ -102,6 +103,7 @@ class ModelSummary:
     class_name: str
     layers: tuple[LayerSummary, ...] = ()
     n_modules: int = 0
+    n_eval: int = 0
     total_params: int = 0
     trainable_params: int = 0
     sizes: tuple[DtypeSize, ...] = ()
@@ -231,11 +233,12 @@ def summarize(module: nn.Module, max_rows: int = MAX_ROWS) -> ModelSummary:
         msg = f'Expected max_rows >= 0, got {max_rows}.'
         raise ValueError(msg)
     layers: list[LayerSummary] = []
-    n_modules = 0
+    n_modules = n_eval = 0
     for name, sub in module.named_modules():
         if not name:
             continue  # the root: its counts are the totals
         n_modules += 1
+        n_eval += not sub.training
         if len(layers) >= max_rows:
             continue
         params, trainable = _subtree_counts(sub)
@@ -255,6 +258,7 @@ def summarize(module: nn.Module, max_rows: int = MAX_ROWS) -> ModelSummary:
         class_name=type(module).__name__,
         layers=tuple(layers),
         n_modules=n_modules,
+        n_eval=n_eval,
         total_params=total,
         trainable_params=trainable,
         sizes=sizes,
