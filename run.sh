@@ -25,8 +25,8 @@ usage() {
 Usage:
   ./run.sh test [PYTEST_ARGS...]   set up, lint, type check and run the tests
   ./run.sh showcase [NOTEBOOK]     set up and execute notebooks/NOTEBOOK.md
-                                   (default: getting_started, else
-                                   experiments_and_runs); output in out/showcase/
+                                   (default: showcase, the notebook flow with
+                                   the extension); output in out/showcase/
 EOF
 }
 
@@ -118,8 +118,8 @@ run_tests() {
 run_showcase() {
   local name=${1:-}
   if [[ -z $name ]]; then
-    name=getting_started
-    [[ -f notebooks/$name.md ]] || name=experiments_and_runs
+    name=showcase
+    [[ -f notebooks/$name.md ]] || name=getting_started
   fi
   # Accept `foo`, `foo.md` and `notebooks/foo.md` alike.
   name=${name##*/}
@@ -139,7 +139,8 @@ run_showcase() {
 
   local files
   mapfile -t files < <(find "$SHOWCASE_DIR" -type f ! -path "$executed" | sort)
-  say "Executed notebook: $executed"
+  say "Executed notebook: $executed (open it in JupyterLab, or convert it:"
+  say "    $VENV/bin/jupyter nbconvert --to html $executed)"
   say "Files written by the notebook (${#files[@]}, under $SHOWCASE_DIR/):"
   local limit=40
   printf '    %s\n' "${files[@]:0:limit}"

@@ -27,7 +27,6 @@ tests; under CI (``CI`` set) it fails them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
@@ -35,14 +34,12 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import nbformat
 import pytest
-from ports import free_port
+from jupyterlab_server_helper import Lab, app_command, open_notebook
 
 from drytorch_nb import _svg
 
@@ -242,103 +239,9 @@ def _notebook(*cells: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def _isolated_env(root: pathlib.Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ('JUPYTER_CONFIG_DIR', 'JUPYTER_RUNTIME_DIR', 'IPYTHONDIR'):
-        folder = root / name.lower()
-        folder.mkdir(exist_ok=True)
-        env[name] = str(folder)
-    env.pop('DRYTORCH_INIT_MODE', None)
-    env['PYTHONWARNINGS'] = 'ignore'  # the kernel's, not the tests'
-    return env
-
-
-class Lab:
-    """A JupyterLab server run from the kernel's environment."""
-
-    def __init__(self, python: str, root: pathlib.Path) -> None:
-        _require(python, 'jupyterlab')
-        self.root = root
-        self.token = uuid.uuid4().hex
-        self.port = free_port()
-        self.base = f'http://127.0.0.1:{self.port}'
-        settings = root / 'lab-settings'
-        # no virtual rendering: every output is in the DOM
-        tracker = settings / '@jupyterlab' / 'notebook-extension'
-        tracker.mkdir(parents=True)
-        (tracker / 'tracker.jupyterlab-settings').write_text(
-            json.dumps({'windowingMode': 'none'})
-        )
-        self.log = (root / 'lab.log').open('w')
-        self.process = subprocess.Popen(
-            [
-                python,
-                '-m',
-                'jupyterlab',
-                '--no-browser',
-                f'--port={self.port}',
-                '--ip=127.0.0.1',
-                f'--IdentityProvider.token={self.token}',
-                '--allow-root',
-                f'--ServerApp.root_dir={root / "notebooks"}',
-                '--LabApp.expose_app_in_browser=True',
-                f'--LabApp.user_settings_dir={settings}',
-                f'--LabApp.workspaces_dir={root / "workspaces"}',
-                '--LabApp.news_url=',
-            ],
-            cwd=root,
-            env=_isolated_env(root),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            with contextlib.suppress(OSError):
-                self.api('GET', 'status')
-                return
-            time.sleep(0.5)
-        self.close()
-        pytest.fail(f'JupyterLab did not start:\n{self.log_text()}')
-
-    def __enter__(self) -> Lab:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def api(self, method: str, path: str) -> Any:
-        request = urllib.request.Request(
-            f'{self.base}/api/{path}',
-            method=method,
-            headers={'Authorization': f'token {self.token}'},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body = response.read()
-        return json.loads(body) if body else None
-
-    def url(self, notebook: str) -> str:
-        return f'{self.base}/lab/tree/{notebook}?token={self.token}'
-
-    def log_text(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return (self.root / 'lab.log').read_text()[-4000:]
-
-    def shutdown_kernels(self) -> None:
-        for session in self.api('GET', 'sessions'):
-            self.api('DELETE', f'sessions/{session["id"]}')
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+def _lab(python: str, root: pathlib.Path) -> Lab:
+    _require(python, 'jupyterlab')
+    return Lab(python, root)
 
 
 @pytest.fixture
@@ -346,31 +249,6 @@ def lab_root(tmp_path: pathlib.Path) -> pathlib.Path:
     (tmp_path / 'notebooks').mkdir()
     (tmp_path / 'workspaces').mkdir()
     return tmp_path
-
-
-def _app_command(page: Any, command: str) -> None:
-    # not awaited: 'run all' resolves only when the last cell ends
-    page.evaluate(
-        '(command) => { window.jupyterapp.commands.execute(command); }',
-        command,
-    )
-
-
-def _open_notebook(page: Any, lab: Lab, name: str) -> None:
-    page.goto(lab.url(name))
-    page.wait_for_function(
-        'window.jupyterapp && document.querySelector(".jp-Notebook")',
-        timeout=120_000,
-    )
-    # the kernel must be ready before cells are run
-    page.wait_for_function(
-        """() => {
-            const nb = window.jupyterapp.shell.currentWidget;
-            const kernel = nb && nb.sessionContext.session?.kernel;
-            return kernel && kernel.status === 'idle';
-        }""",
-        timeout=120_000,
-    )
 
 
 def _assert_no_widget_error(page: Any) -> None:
@@ -406,7 +284,7 @@ def _assert_snapshot(page: Any) -> None:
 
 def _run_all_until_trained(page: Any) -> Any:
     """Run every cell; wait for the live panel of the trained model."""
-    _app_command(page, 'notebook:run-all-cells')
+    app_command(page, 'notebook:run-all-cells')
     # the cell's end sent the final state of the training
     tabs = page.locator('.widget-tab')
     tabs.wait_for(timeout=180_000)
@@ -465,7 +343,7 @@ def _save_and_read(page: Any, path: pathlib.Path) -> nbformat.NotebookNode:
     wait until the file holds the snapshot and parses, not for a while.
     """
     before = path.stat().st_mtime_ns
-    _app_command(page, 'docmanager:save')
+    app_command(page, 'docmanager:save')
     deadline = time.monotonic() + 120
     while True:
         if path.stat().st_mtime_ns != before:
@@ -498,10 +376,10 @@ def test_live_panel_in_jupyterlab(
     notebook = _notebook(SETUP, START, TRAIN, WAIT_AND_STOP)
     path = lab_root / 'notebooks' / 'panel.ipynb'
     nbformat.write(notebook, path)
-    lab = Lab(kernel_python, lab_root)
+    lab = _lab(kernel_python, lab_root)
     page = browser.new_page(viewport={'width': 1400, 'height': 2400})
     try:
-        _open_notebook(page, lab, 'panel.ipynb')
+        open_notebook(page, lab, 'panel.ipynb')
         tabs = _run_all_until_trained(page)
         titles = tabs.locator('[role=tab]').all_inner_texts()
         assert [title.strip() for title in titles][:4] == [
@@ -578,9 +456,9 @@ def test_kernel_shutdown_during_a_run_leaves_the_snapshot(
     path = lab_root / 'notebooks' / 'panel.ipynb'
     nbformat.write(notebook, path)
     page = browser.new_page(viewport={'width': 1400, 'height': 2400})
-    with Lab(kernel_python, lab_root) as lab:
+    with _lab(kernel_python, lab_root) as lab:
         try:
-            _open_notebook(page, lab, 'panel.ipynb')
+            open_notebook(page, lab, 'panel.ipynb')
             _run_all_until_trained(page)
             page.wait_for_function(
                 """() => {
@@ -698,7 +576,7 @@ def test_snapshot_renders_in_an_untrusted_notebook(
     _execute(notebook, kernel_python, lab_root)
     nbformat.write(notebook, lab_root / 'notebooks' / 'executed.ipynb')
     page = browser.new_page(viewport={'width': 1400, 'height': 2000})
-    with Lab(kernel_python, lab_root) as lab:
+    with _lab(kernel_python, lab_root) as lab:
         try:
             page.goto(lab.url('executed.ipynb'))
             page.locator('.drytorch-snapshot').wait_for(timeout=120_000)
