@@ -8,11 +8,13 @@ experiment is created, unless :func:`init_trackers` was called before).
 | mode       | default trackers                                    |
 |------------|-----------------------------------------------------|
 | 'standard' | BuiltinLogger, TqdmLogger(leave=True), YamlDumper,  |
-|            | HistoryWriter                                       |
+|            | HistoryWriter, CodeRecorder                         |
 | 'hydra'    | BuiltinLogger, TqdmLogger(leave=False), YamlDumper, |
-|            | HistoryWriter                                       |
+|            | HistoryWriter, CodeRecorder                         |
 | 'minimal'  | BuiltinLogger, TqdmLogger(enable_training_bar=True) |
 | 'none'     | none                                                |
+
+CodeRecorder is left out when ``DRYTORCH_RECORD_CODE`` is ``0``.
 
 A tracker whose package (tqdm, PyYAML) cannot be imported is skipped with a
 :class:`~drytorch.core.exceptions.FailedOptionalImportWarning`.
@@ -41,6 +43,11 @@ INIT_MODES: tuple[str, ...] = ('standard', 'hydra', 'minimal', 'none')
 """The accepted modes, default first."""
 
 ENV_VARIABLE = 'DRYTORCH_INIT_MODE'
+
+RECORD_CODE_VARIABLE = 'DRYTORCH_RECORD_CODE'
+"""Set to 0 to keep the code of runs unrecorded (no CodeRecorder)."""
+
+_OFF = frozenset({'0', 'false', 'no', 'off'})
 
 _applied_mode: str | None = None
 
@@ -90,6 +97,16 @@ def _history_writer() -> Tracker:
     return HistoryWriter()
 
 
+def _code_recorder() -> Tracker | None:
+    # the notebook cells (or script) of recorded runs; off with
+    # DRYTORCH_RECORD_CODE=0
+    if os.environ.get(RECORD_CODE_VARIABLE, '1').strip() in _OFF:
+        return None
+    from drytorch.trackers.code import CodeRecorder
+
+    return CodeRecorder()
+
+
 def init_trackers(mode: str = 'standard') -> None:
     """Replace the default trackers and logger settings with a preset.
 
@@ -119,6 +136,7 @@ def init_trackers(mode: str = 'standard') -> None:
         if mode == 'standard':
             bar = _tqdm_logger(leave=True)
             trackers += [bar, _yaml_dumper(), _history_writer()]
+            trackers.append(_code_recorder())
             verbosity = (
                 INFO_LEVELS.metrics if bar is None else INFO_LEVELS.epoch
             )
@@ -127,6 +145,7 @@ def init_trackers(mode: str = 'standard') -> None:
                 _tqdm_logger(leave=False),
                 _yaml_dumper(),
                 _history_writer(),
+                _code_recorder(),
             ]
             verbosity = INFO_LEVELS.metrics
             stream = sys.stdout

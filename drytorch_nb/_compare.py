@@ -16,6 +16,7 @@ a ring on each curve's best point.
 
 from __future__ import annotations
 
+import difflib
 import html
 import json
 import os
@@ -26,6 +27,7 @@ from typing import Any
 from drytorch import Experiment
 from drytorch.core import exceptions, history
 from drytorch.core.registry import RunRegistry
+from drytorch.trackers.code import NOTEBOOK_NAME, read_cells
 from drytorch.utils.formatting import format_number
 from drytorch_nb._compare_chart import RUN_COLORS, Curve, chart_svg
 from drytorch_nb._results import (
@@ -170,12 +172,20 @@ class Comparison:
             metrics that no two runs share).
     """
 
-    def __init__(self, runs: Sequence[RunResults], configs: Mapping) -> None:
+    def __init__(
+        self,
+        runs: Sequence[RunResults],
+        configs: Mapping,
+        show_code: bool = False,
+    ) -> None:
         """Args:
         runs: the runs to compare.
         configs: fallback configurations by experiment name.
+        show_code: add the differences between the notebook cells of the
+            two runs.
         """  # noqa: D205
         self.runs = list(runs)
+        self.show_code = show_code
         flat = []
         for run in self.runs:
             config = None
@@ -313,9 +323,63 @@ class Comparison:
             for (model, name), curves in by_metric.items()
         ]
 
+    def code_diff(self) -> str:
+        """A unified diff of the notebook cells of the two compared runs.
+
+        Cells are compared by their source (execution counts left out),
+        separated by ``# %%`` lines; an empty text means the same cells.
+
+        Raises:
+            ValueError: unless exactly two runs are compared.
+            FileNotFoundError: if a run has no recorded cells.
+            HistoryCorruptedError: if a saved notebook cannot be read.
+        """
+        if len(self.runs) != 2:
+            msg = f'Expected two runs to diff, got {len(self.runs)}.'
+            raise ValueError(msg)
+        texts = []
+        labels = []
+        for run in self.runs:
+            folder = history.history_path(run.exp_dir, run.record.id).parent
+            cells = read_cells(folder / NOTEBOOK_NAME)
+            lines: list[str] = []
+            for _, source in cells:
+                lines.append('# %%')
+                lines.extend(source.splitlines())
+            texts.append(lines)
+            labels.append(f'{run.experiment}/{run.record.id}')
+        return '\n'.join(
+            difflib.unified_diff(
+                texts[0],
+                texts[1],
+                fromfile=labels[0],
+                tofile=labels[1],
+                lineterm='',
+            )
+        )
+
+    def _code_section(self) -> tuple[str, str] | None:
+        """(title, diff text) when the code is asked for."""
+        if not self.show_code:
+            return None
+        title = 'Notebook cells that differ'
+        try:
+            diff = self.code_diff()
+        except (ValueError, FileNotFoundError) as error:
+            reason = (
+                str(error)
+                if isinstance(error, ValueError)
+                else f'no notebook cells recorded ({error.filename})'
+            )
+            return title, f'Cannot compare the code: {reason}'
+        return title, diff or 'The two runs ran the same cells.'
+
     def __str__(self) -> str:
         parts = [self.table().to_text()]
         parts += [f'Note: {note}' for note in self.notes]
+        code = self._code_section()
+        if code is not None:
+            parts += [code[0], code[1]]
         return '\n'.join(parts)
 
     def __repr__(self) -> str:
@@ -348,6 +412,13 @@ class Comparison:
         parts.extend(
             f'<div><em>{html.escape(note)}</em></div>' for note in self.notes
         )
+        code = self._code_section()
+        if code is not None:
+            parts.append(
+                f'<details open><summary>{html.escape(code[0])}</summary>'
+                '<pre style="overflow-x: auto; max-width: 100%">'
+                f'{html.escape(code[1])}</pre></details>'
+            )
         charts = self.charts()
         if charts:
             parts.append(self._legend())
@@ -367,6 +438,7 @@ def compare_runs(
     run_ids: Sequence[str] = (),
     every_run: bool = False,
     par_dir: str | os.PathLike[str] | None = None,
+    code: bool = False,
 ) -> Comparison:
     """Compare recorded runs: a table of results and learning curves.
 
@@ -383,6 +455,8 @@ def compare_runs(
         par_dir: where experiments named by string are recorded; default:
             the par_dir of the first Experiment given, else the current
             folder.
+        code: also show the notebook cells that differ between the two
+            compared runs (a unified diff of the saved cells).
 
     Returns:
         The comparison: HTML in a notebook, text elsewhere.
@@ -406,4 +480,4 @@ def compare_runs(
     source = _Source(pathlib.Path(par_dir))
     names = list(dict.fromkeys(source.add(target) for target in experiments))
     runs = _select(source, names, run_ids, every_run)
-    return Comparison(runs, source.configs)
+    return Comparison(runs, source.configs, show_code=code)

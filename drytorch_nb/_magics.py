@@ -324,6 +324,11 @@ class DrytorchMagics(Magics):
         help='compare every run of each experiment, not only the latest.',
     )
     @magic_arguments.argument(
+        '--code',
+        action='store_true',
+        help='show the notebook cells that differ between the two runs.',
+    )
+    @magic_arguments.argument(
         '--par-dir',
         metavar='DIR',
         default=None,
@@ -360,6 +365,7 @@ class DrytorchMagics(Magics):
                 run_ids=args.runs,
                 every_run=args.all,
                 par_dir=args.par_dir,
+                code=args.code,
             )
         except (exceptions.DryTorchError, TypeError, ValueError) as error:
             raise UsageError(str(error)) from None

@@ -91,12 +91,14 @@ class RunResults:
         record: the run's registry record.
         history: its metric history, None when it has none.
         note: why there is no history ('' when there is one).
+        exp_dir: the experiment's registry folder.
     """
 
     experiment: str
     record: RunMetadata
     history: RunHistory | None
     note: str = ''
+    exp_dir: str = ''
 
     @property
     def epochs(self) -> str:
@@ -143,13 +145,16 @@ def read_results(
     experiment: str, exp_dir: object, record: RunMetadata
 ) -> RunResults:
     """A run's results; an unreadable history becomes a note naming it."""
+    folder = str(getattr(getattr(exp_dir, 'registry', None), 'path', exp_dir))
     try:
-        found = load_history(exp_dir, record.id)
+        found = load_history(folder, record.id)
     except exceptions.HistoryCorruptedError as error:
-        return RunResults(experiment, record, None, str(error))
+        return RunResults(experiment, record, None, str(error), folder)
     if found is None:
-        return RunResults(experiment, record, None, 'no metric history')
-    return RunResults(experiment, record, found)
+        return RunResults(
+            experiment, record, None, 'no metric history', folder
+        )
+    return RunResults(experiment, record, found, '', folder)
 
 
 class ResultsTable(Table):

@@ -57,6 +57,7 @@ def test_standard_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         'TqdmLogger',
         'YamlDumper',
         'HistoryWriter',
+        'CodeRecorder',
     ]
     bar = track.DEFAULT_TRACKERS['TqdmLogger']
     assert bar.leave is True  # type: ignore[attr-defined]
@@ -86,6 +87,7 @@ def test_hydra_mode_logs_to_stdout_and_propagates_once(
             'TqdmLogger',
             'YamlDumper',
             'HistoryWriter',
+            'CodeRecorder',
         ]
         bar = track.DEFAULT_TRACKERS['TqdmLogger']
         assert bar.leave is False  # type: ignore[attr-defined]
@@ -192,6 +194,7 @@ def test_missing_tqdm_is_skipped_with_a_warning(
         'BuiltinLogger',
         'YamlDumper',
         'HistoryWriter',
+        'CodeRecorder',
     ]
     assert dt_logging.get_verbosity() == INFO_LEVELS.metrics
 
@@ -213,7 +216,12 @@ def test_missing_yaml_is_skipped_with_a_warning(
     _hide(monkeypatch, 'yaml', 'drytorch.trackers.yaml')
     with pytest.warns(exceptions.FailedOptionalImportWarning, match='yaml'):
         _init.init_trackers('hydra')
-    assert list(track.DEFAULT_TRACKERS) == ['BuiltinLogger', 'TqdmLogger']
+    assert list(track.DEFAULT_TRACKERS) == [
+        'BuiltinLogger',
+        'TqdmLogger',
+        'HistoryWriter',
+        'CodeRecorder',
+    ]
 
 
 @pytest.mark.parametrize(
@@ -284,3 +292,13 @@ def test_import_does_nothing() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'ok'
+
+
+def test_code_recorder_can_be_switched_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _redirect(monkeypatch)
+    monkeypatch.setenv('DRYTORCH_RECORD_CODE', '0')
+    _init.init_trackers('standard')
+    assert 'CodeRecorder' not in track.DEFAULT_TRACKERS
+    assert 'HistoryWriter' in track.DEFAULT_TRACKERS

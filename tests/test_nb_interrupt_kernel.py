@@ -18,6 +18,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 from drytorch.core import history
+from drytorch.trackers.code import NOTEBOOK_NAME, read_cells
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -30,6 +31,7 @@ from torch.utils.data import TensorDataset
 from drytorch import DataLoader, Experiment, LearningSchema, Loss, Model
 from drytorch import Trainer
 from drytorch.core import history
+from drytorch.trackers.code import NOTEBOOK_NAME, read_cells
 from drytorch.utils.formatting import format_number
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +102,10 @@ class _Kernel:
 
     def interrupt_when(self, code: str, ready: Any) -> dict[str, Any]:
         """Run code, send SIGINT once ready() is true, return the reply."""
-        msg_id = self.client.execute(textwrap.dedent(code))
+        # stop_on_error=False: the kernel must not abort the next requests
+        msg_id = self.client.execute(
+            textwrap.dedent(code), stop_on_error=False
+        )
         deadline = time.monotonic() + 90
         while not ready():
             assert time.monotonic() < deadline, 'training never got there'
@@ -173,6 +178,18 @@ def test_stop_button_then_continue_in_the_next_cell(
     assert done is not None
     assert done.series['Net', 'Trainer'].epochs == list(range(1, epoch + 3))
     assert done.last_status == 'completed'
+    # the cells of the run, as typed, interrupted one included
+    cells = read_cells(path.with_name(NOTEBOOK_NAME))
+    assert [source for _, source in cells] == [
+        '%drytorch_start --run-id first',
+        'trainer = make_trainer(exp.config)',
+        'trainer.train(500)',
+        'print(json.dumps(trainer.model.epoch))',
+        'print(json.dumps(exp.run.status))',
+        'trainer.train(2)',
+        'print(json.dumps(trainer.model.epoch))',
+        '%drytorch_stop',
+    ]
 
     # in a %%drytorch cell the run ends, recorded interrupted
     second = history.history_path(exp_dir, 'second')
