@@ -22,7 +22,6 @@ from drytorch.utils.formatting import format_number
 
 __all__ = [
     'actor_card_html',
-    'actor_card_text',
     'clean_metadata',
     'epochs_done',
     'metadata_text',
@@ -173,20 +172,3 @@ def _clean(text: str) -> str:
     if text.isprintable():
         return text
     return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def actor_card_text(
-    title: str,
-    settings: Sequence[tuple[str, str]],
-    epochs: int | None = None,
-) -> str:
-    """The key settings as plain text (the metadata stays out)."""
-    shown = _rows(settings, epochs if _is_trainer(settings) else None)
-    lines = [f'Actor {_clean(title)}']
-    if shown:
-        width = max(len(label) for label, _ in shown)
-        lines.extend(
-            f'  {_clean(label).ljust(width)}  {_clean(text)}'
-            for label, text in shown
-        )
-    return '\n'.join(lines)

@@ -1,7 +1,8 @@
 """The model and actor cards of a run, drawn from its panel state.
 
-The live panel (one fold per model and per actor), the snapshot and
-``%drytorch_status`` all draw the cards here, from the state at draw time.
+The live panel (one fold per model and per actor) and the snapshot draw
+the cards here, from the state at draw time. ``%drytorch_status`` draws the
+model card from the live model instead (see :mod:`drytorch_nb._commands`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from drytorch_nb._state import PanelState
 
 __all__ = [
     'actor_html',
-    'actor_text',
     'actor_title',
     'model_html',
-    'model_text',
     'set_fold',
 ]
 
@@ -27,14 +26,6 @@ def model_html(state: PanelState, name: str) -> str:
     if summary is None:
         return _render.architecture_html(state.models.get(name, ''))
     return _model_card.model_card_html(summary, name)
-
-
-def model_text(state: PanelState, name: str) -> str:
-    """The card of a registered model as plain text."""
-    summary = state.cards.summaries.get(name)
-    if summary is None:
-        return f'Model {name}\n{state.models.get(name, "")}'
-    return _model_card.model_card_text(summary, name)
 
 
 def actor_title(key: tuple[str, str]) -> str:
@@ -53,14 +44,6 @@ def actor_html(state: PanelState, key: tuple[str, str]) -> str:
     metadata = info.metadata if info is not None else {}
     settings = state.cards.settings.get(key, ())
     return _actor_card.actor_card_html(settings, metadata, _epochs(state, key))
-
-
-def actor_text(state: PanelState, key: tuple[str, str]) -> str:
-    """The key settings of a registered actor as plain text."""
-    settings = state.cards.settings.get(key, ())
-    return _actor_card.actor_card_text(
-        actor_title(key), settings, _epochs(state, key)
-    )
 
 
 def set_fold(accordion: Any, index: int, html_text: str) -> bool:
