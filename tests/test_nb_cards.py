@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from drytorch.core.experiment import Experiment
-from drytorch.lib.hooks import EarlyStoppingCallback
+from drytorch.lib.hooks import EarlyStoppingCallback, Hook
 from drytorch.lib.learn import LearningSchema
 from drytorch.lib.load import DataLoader
 from drytorch.lib.models import Model
@@ -25,6 +25,16 @@ from drytorch_nb.panel import NotebookPanel
 
 XSS = '<b>"x"</b>'
 XSS_ESCAPED = '&lt;b&gt;&quot;x&quot;&lt;/b&gt;'
+
+
+class OddCallable:
+    """A hook whose repr is markup."""
+
+    def __call__(self, trainer: object) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return XSS
 
 
 def net_with_odd_names() -> nn.Sequential:
@@ -61,6 +71,7 @@ def trainer_for(model: Model) -> Trainer:
     )
     trainer.add_validation(val)
     trainer.post_epoch_hooks.register(EarlyStoppingCallback(patience=5))
+    trainer.post_epoch_hooks.register(Hook(OddCallable()))
     return trainer
 
 
@@ -149,6 +160,10 @@ def test_panel_cards_after_two_epochs(experiment: Experiment) -> None:
             rf'>{label}</b></td><td>{re.escape(value)}</td>', trainer_card
         ), label
     assert 'EarlyStoppingCallback(' in trainer_card
+    assert f'>Post-epoch hook</b></td><td>Hook({XSS_ESCAPED})</td>' in (
+        trainer_card
+    )
+    assert XSS not in snapshot
     # the raw metadata: folded, the data preview once, no stale epoch
     assert '<summary style="cursor: pointer;">All metadata</summary>' in (
         trainer_card

@@ -8,7 +8,12 @@ cost afterwards, nothing for ``copy.deepcopy`` or ``torch.save`` to carry).
 Then the model swaps its plain forward back in.
 
 No extra forward is ever run: the shapes are those of the first batch the
-model really sees, in training or in evaluation.
+model really sees, in training or in evaluation. Under
+DistributedDataParallel the hooks sit on the wrapped module's tree (the
+wrapper itself is untouched). A model built with ``should_compile`` records
+nothing: hooks inside a compiled graph would cost a recompilation. A
+ModelAverage records during its first training forward (in evaluation it
+runs its averaged copy, which has no hooks).
 """
 
 from __future__ import annotations
