@@ -603,26 +603,77 @@ def test_failing_database_detaches_for_that_run_only(
         assert tracker.load_metrics('Lin')['Trainer'][0] == [1]
 
 
-def test_unreachable_server_is_warned_about_and_training_goes_on(
+def test_unreachable_server_is_rejected_at_construction(
     tmp_path: pathlib.Path,
-    recorder: RecordingTracker,
-    new_connection: Callable[..., SQLConnection],
 ) -> None:
-    """D25, with a PostgreSQL port that nothing listens on."""
+    """As in 0.1.0rc5: a bad engine fails before any training."""
     require_or_skip(has_psycopg(), 'The psycopg driver')
     url = f'postgresql+psycopg://postgres@127.0.0.1:{free_port()}/postgres'
-    tracker = new_connection(url)
-    exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path)
-    exp.trackers.subscribe(tracker, recorder)
-    with pytest.warns(exceptions.TrackerExceptionWarning, match='Operational'):
-        with exp.create_run(run_id='r1'):
-            _trainer().train(2)
-    assert [e.epoch for e in recorder.of_type(log_events.EndEpochEvent)] == [
-        1,
-        2,
-    ]
-    assert exp.registry.get('r1').status == 'completed'
-    assert 'SQLConnection' in exp.trackers.named_trackers
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        SQLConnection(url)
+    engine = sqlalchemy.create_engine(url)
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        SQLConnection(engine)
+    engine.dispose()
+
+
+@pytest.mark.parametrize('bad', [42, 'not a url', object()])
+def test_bad_engine_is_rejected_at_construction(bad: object) -> None:
+    error = (
+        TypeError if not isinstance(bad, str) else sqlalchemy.exc.ArgumentError
+    )
+    with pytest.raises(error):
+        SQLConnection(bad)  # type: ignore[arg-type]
+
+
+def test_session_factory_is_bound_to_the_engine(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection(engine)
+    tracker.notify(start(tmp_path))
+    tracker.notify(actor())
+    tracker.notify(metric(1, MSE=0.5))
+    tracker.notify(end_epoch(1))
+    with tracker.session_factory() as session:
+        run = session.scalars(sqlalchemy.select(sql_tracker.Run)).one()
+        assert run.run_id == 'r1'
+        values = session.scalars(sqlalchemy.select(sql_tracker.Log.value))
+        assert list(values) == [0.5]
+    tracker.notify(stop())
+
+
+def test_default_session_factory_binds_when_the_run_starts(
+    tmp_path: pathlib.Path,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    tracker = new_connection()
+    with pytest.raises(sqlalchemy.exc.UnboundExecutionError):
+        with tracker.session_factory() as session:
+            session.execute(sqlalchemy.text('SELECT 1'))
+    tracker.notify(start(tmp_path))
+    with tracker.session_factory() as session:
+        assert session.scalars(
+            sqlalchemy.select(sql_tracker.Run.run_id)
+        ).all() == ['r1']
+    tracker.notify(stop())
+
+
+def test_schema_creation_is_idempotent(
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> None:
+    new_connection(engine)
+    new_connection(engine)  # the tables exist: nothing happens, no error
+    inspector = sqlalchemy.inspect(engine)
+    assert set(inspector.get_table_names()) >= {
+        'experiments',
+        'tags',
+        'runs',
+        'sources',
+        'logs',
+    }
 
 
 def test_server_gone_mid_run(

@@ -11,7 +11,14 @@ tables:
 * ``logs``: one row per metric value (source, epoch, name, value, time).
 
 Without an engine, the database is the SQLite file ``metrics.db`` in the
-experiment's ``par_dir``, created when the first run starts.
+experiment's ``par_dir``, created when the first run starts. An engine or a
+URL given to the constructor is connected to at once: a bad one raises
+there, before any training (as in drytorch 0.1.0rc5).
+
+Creating the tables is idempotent and safe when several processes start
+runs on a new database at once: SQLite serializes it with an immediate
+transaction, PostgreSQL with a transaction-level advisory lock, and any
+other database retries when a concurrent creator got there first.
 
 Writes are batched: metric values are kept in memory and written in one
 transaction at the end of each epoch and test, when the run stops, and when
@@ -26,6 +33,8 @@ from __future__ import annotations
 import datetime
 import math
 import pathlib
+import time
+import zlib
 from typing import Any, TypeAlias
 
 try:
@@ -54,6 +63,9 @@ DB_FILE_NAME = 'metrics.db'
 """File name of the default SQLite database, in the experiment's par_dir."""
 
 _NAME_LENGTH = 255
+# the PostgreSQL advisory lock that serializes the creation of the tables
+_SCHEMA_LOCK_KEY = zlib.crc32(b'drytorch.trackers.sqlalchemy schema')
+_SCHEMA_ATTEMPTS = 5
 
 # (model name, model ts, source name, source ts): a source row of the run
 _SourceKey: TypeAlias = tuple[
@@ -174,6 +186,8 @@ class SQLConnection(Tracker, MetricLoader):
     Attributes:
         max_pending: the number of pending metric values that triggers a
             write before the end of the epoch.
+        session_factory: makes ORM sessions bound to the engine (bound
+            when the default engine is made, at the start of a run).
     """
 
     max_pending: int = 10_000
@@ -181,15 +195,33 @@ class SQLConnection(Tracker, MetricLoader):
     def __init__(
         self, engine: sqlalchemy.Engine | str | sqlalchemy.URL | None = None
     ) -> None:
-        """Create the tracker; nothing is connected before a run starts.
+        """Create the tracker.
 
         Args:
             engine: an engine, or a database URL; default: the SQLite file
-                ``metrics.db`` in the experiment's par_dir.
+                ``metrics.db`` in the experiment's par_dir, opened when a
+                run starts.
+
+        Raises:
+            TypeError: if engine is not an engine, a URL or None.
+            sqlalchemy.exc.ArgumentError: if the URL cannot be parsed.
+            sqlalchemy.exc.SQLAlchemyError: if the database given cannot be
+                connected to or its tables cannot be created.
         """
         super().__init__()
         if isinstance(engine, str | sqlalchemy.URL):
             engine = sqlalchemy.create_engine(engine)
+        elif engine is not None and not isinstance(engine, sqlalchemy.Engine):
+            msg = (
+                'Expected a sqlalchemy Engine, a database URL or None, got '
+                f'{type(engine).__name__}.'
+            )
+            raise TypeError(msg)
+        self.session_factory: orm.sessionmaker[orm.Session] = orm.sessionmaker(
+            bind=engine
+        )
+        if engine is not None:
+            _create_schema(engine)  # a bad engine fails here, not mid-run
         self._user_engine = engine
         self._engine: sqlalchemy.Engine | None = engine
         self._default_path: pathlib.Path | None = None
@@ -234,7 +266,7 @@ class SQLConnection(Tracker, MetricLoader):
         par_dir = pathlib.Path(event.par_dir).resolve()
         engine = self._engine_for(par_dir)
         # checked at every start: cheap, and the database may have changed
-        _Base.metadata.create_all(engine)
+        _create_schema(engine)
         try:
             self._run_row_id = self._register_run(engine, event, par_dir)
         except sqlalchemy.exc.IntegrityError:
@@ -368,6 +400,7 @@ class SQLConnection(Tracker, MetricLoader):
             par_dir.mkdir(parents=True, exist_ok=True)
             url = sqlalchemy.URL.create('sqlite', database=str(path))
             self._engine = sqlalchemy.create_engine(url)
+            self.session_factory.configure(bind=self._engine)
             self._default_path = path
         return self._engine
 
@@ -436,6 +469,43 @@ class SQLConnection(Tracker, MetricLoader):
         self._pending_sources = {}
         self._latest_source = {}
         self._source_ids = {}
+
+
+def _create_schema(engine: sqlalchemy.Engine) -> None:
+    """Create the missing tables and indexes, once, whoever else does too.
+
+    Serialized where the database can (SQLite: an immediate transaction
+    takes the write lock first; PostgreSQL: an advisory lock held until the
+    transaction ends); elsewhere, retried when a concurrent creator made a
+    table between the check and the creation.
+    """
+    for attempt in range(_SCHEMA_ATTEMPTS):
+        try:
+            with engine.begin() as connection:
+                dialect = connection.dialect.name
+                if dialect == 'sqlite':
+                    connection.exec_driver_sql('BEGIN IMMEDIATE')
+                elif dialect == 'postgresql':
+                    connection.execute(
+                        sqlalchemy.text('SELECT pg_advisory_xact_lock(:key)'),
+                        {'key': _SCHEMA_LOCK_KEY},
+                    )
+                _Base.metadata.create_all(connection)
+            return
+        except sqlalchemy.exc.DBAPIError as error:
+            if attempt + 1 == _SCHEMA_ATTEMPTS or not _created_meanwhile(
+                error
+            ):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _created_meanwhile(error: sqlalchemy.exc.DBAPIError) -> bool:
+    """Whether an error says another process created the object first."""
+    if isinstance(error, sqlalchemy.exc.IntegrityError):
+        return True  # PostgreSQL's catalog: duplicate type name
+    text = str(error.orig).lower()
+    return 'already exists' in text or 'duplicate' in text
 
 
 def _find_or_insert(
