@@ -191,7 +191,8 @@ def test_registration_carries_the_summary_and_details(
     experiment: Experiment, recorder: RecordingTracker
 ) -> None:
     with experiment.create_run():
-        Model(frozen_net(), name='net', mixed_precision=True)
+        # on the CPU: autocast in bfloat16 (float16 on CUDA)
+        Model(frozen_net(), name='net', device='cpu', mixed_precision=True)
     (event,) = recorder.of_type(log_events.ModelRegistrationEvent)
     summary = event.summary
     assert summary is not None
@@ -258,7 +259,9 @@ def test_model_metadata_is_current_and_consistent(
         model = Model(nn.Linear(4, 2), name='net')
         model.epoch = 3
         plain = extract_metadata(model)
-        mixed = Model(nn.Linear(4, 2), name='mixed', mixed_precision=True)
+        mixed = Model(
+            nn.Linear(4, 2), name='mixed', device='cpu', mixed_precision=True
+        )
         autocast = extract_metadata(mixed)
     assert plain['mixed_precision'] is False
     assert 'autocast_dtype' not in plain
