@@ -224,14 +224,28 @@ def _series_marks(
 ) -> list[str]:
     """One series: its line (or dot) and the ring on its best point."""
     parts = []
-    coords = [(frame.to_x(x), frame.to_y(y)) for x, y in points]
+    # one affine map per axis, applied inline: this loop draws every point
+    x_scale = (frame.x1 - frame.x0) / (frame.x_high - frame.x_low)
+    x_shift = frame.x0 - frame.x_low * x_scale
+    y_scale = (frame.y1 - frame.y0) / ((frame.y_high - frame.y_low) or 1.0)
+    y_shift = frame.y1 + frame.y_low * y_scale
+    log10 = math.log10
+    if frame.log_scale:
+        coords = [
+            (x * x_scale + x_shift, y_shift - log10(y) * y_scale)
+            for x, y in points
+        ]
+    else:
+        coords = [
+            (x * x_scale + x_shift, y_shift - y * y_scale) for x, y in points
+        ]
     if len(coords) == 1:
         ((cx, cy),) = coords
         parts.append(
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="{color}"/>'
         )
     elif coords:
-        joined = ' '.join(f'{cx:.1f},{cy:.1f}' for cx, cy in coords)
+        joined = ' '.join([f'{cx:.1f},{cy:.1f}' for cx, cy in coords])
         pattern = ' stroke-dasharray="5 3"' if dash else ''
         parts.append(
             f'<polyline points="{joined}" fill="none" stroke="{color}" '
