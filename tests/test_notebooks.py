@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
 import sys
 import textwrap
@@ -51,11 +52,35 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     _run(path, tmp_path)  # CellExecutionError shows the failing cell
 
 
+def _require_seed(path: pathlib.Path) -> None:
+    """Fail under CI, skip elsewhere, when the seed tutorial is missing."""
+    if path.is_file():
+        return
+    msg = f'no seed tutorial at {path}'
+    if os.environ.get('CI'):
+        pytest.fail(f'CI must compare the tutorial with its seed: {msg}')
+    pytest.skip(msg)
+
+
 def test_experiments_and_runs_matches_seed():
-    if not SEED.is_file():
-        pytest.skip(f'no seed tutorial at {SEED}')
+    _require_seed(SEED)
     ours = NOTEBOOK_DIR / 'experiments_and_runs.md'
     assert _code_cells(ours) == _code_cells(SEED)
+
+
+def test_missing_seed_fails_under_ci_and_skips_elsewhere(
+    tmp_path, monkeypatch
+):
+    missing = tmp_path / 'seed' / 'experiments_and_runs.md'
+    monkeypatch.setenv('CI', 'true')
+    with pytest.raises(pytest.fail.Exception, match='CI must compare'):
+        _require_seed(missing)
+    monkeypatch.delenv('CI')
+    with pytest.raises(pytest.skip.Exception, match='no seed tutorial'):
+        _require_seed(missing)
+    missing.parent.mkdir()
+    missing.write_text('present')
+    _require_seed(missing)  # present: nothing happens
 
 
 @pytest.mark.slow
