@@ -98,7 +98,9 @@ def load(shell: InteractiveShell) -> None:
     watcher = ExperimentWatcher()
     watcher.scan(shell.user_ns)
     hook = ShutdownHook()
-    magics = DrytorchMagics(shell, watcher, on_run_start=hook.install)
+    magics = DrytorchMagics(
+        shell, watcher, on_run_start=hook.install, panel=panel
+    )
     installation = _Installation(magics=magics, hook=hook)
     if panel is not None:
         name = type(panel).__name__

@@ -116,6 +116,7 @@ class DrytorchMagics(Magics):
     Attributes:
         watcher: the order in which experiments appeared in the notebook.
         on_run_start: called after every run the magics start.
+        panel: the panel tracker the extension added, if any.
     """
 
     def __init__(
@@ -123,15 +124,19 @@ class DrytorchMagics(Magics):
         shell: InteractiveShell,
         watcher: ExperimentWatcher,
         on_run_start: Callable[[], None] = lambda: None,
+        panel: object = None,
     ) -> None:
         """Args:
         shell: the IPython shell.
         watcher: the order in which experiments appeared in the notebook.
         on_run_start: called after every run the magics start.
+        panel: the panel tracker the extension added, if any: while it
+            shows the run live, starting and stopping print nothing.
         """  # noqa: D205
         super().__init__(shell)
         self.watcher = watcher
         self.on_run_start = on_run_start
+        self.panel = panel
 
     @property
     def _namespace(self) -> dict[str, Any]:
@@ -200,11 +205,17 @@ class DrytorchMagics(Magics):
         except exceptions.DryTorchError as error:
             raise self._refusal(error) from None
         self.on_run_start()
+        if self._panel_is_live():
+            return  # the panel, displayed by now, says it: no extra text
         action = 'Resumed' if run.resumed else 'Started'
         print(
             f'{action} run {run.id} of experiment {experiment.name}; stop it '
             'with %drytorch_stop.'
         )
+
+    def _panel_is_live(self) -> bool:
+        """Whether the extension's panel shows the active run live."""
+        return getattr(self.panel, 'widget', None) is not None
 
     @line_magic
     def drytorch_stop(self, line: str) -> None:
@@ -212,10 +223,13 @@ class DrytorchMagics(Magics):
         if line.strip():
             msg = f'%drytorch_stop takes no arguments, got {line.strip()!r}.'
             raise UsageError(msg)
+        live = self._panel_is_live()
         run = _commands.stop_run()
         if run is None:
             print('No active run: nothing to stop.')
             return
+        if live:
+            return  # the panel's report, shown in its place, says it
         print(
             f'Stopped run {run.id} of experiment {run.experiment.name} '
             f'({run.status}).'

@@ -121,6 +121,15 @@ def test_training_cell_keeps_its_final_progress_and_no_stream(
     assert 'CE=' in final and 'Accuracy=' in final
 
 
+def test_start_and_stop_cells_hold_the_report_and_no_text(
+    saved: pathlib.Path,
+) -> None:
+    outputs = _outputs(saved)
+    # the panel (now its report) says what the magics would print
+    assert [out['output_type'] for out in outputs[2]] == ['display_data']
+    assert outputs[4] == []
+
+
 def test_snapshot_reports_final_and_best_value_of_each_metric(
     saved: pathlib.Path,
 ) -> None:
