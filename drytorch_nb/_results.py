@@ -43,7 +43,19 @@ STATUS_COLORS = {
 }
 """The colour of each run status (theme variable, then a fallback)."""
 
-_LOWER_IS_BETTER = ('loss', 'error', 'err', 'mse', 'mae', 'nll', 'perplex')
+_LOWER_IS_BETTER = (
+    'loss',
+    'err',
+    'entropy',
+    'mse',
+    'mae',
+    'nll',
+    'perplex',
+    'divergence',
+    'distance',
+    'cost',
+    'regret',
+)
 
 _BORDER = 'var(--jp-border-color2, rgba(128, 128, 128, 0.35))'
 _CELL = (
@@ -56,8 +68,9 @@ _BOX = 'overflow-x: auto; max-width: 100%; margin: 0.25em 0 0.75em 0;'
 def lower_is_better(name: str) -> bool:
     """Whether smaller values are better: losses and errors go down.
 
-    Names containing 'loss', 'error', 'mse', 'mae', 'nll', ... go down;
-    every other metric (accuracy, F1, ...) goes up.
+    Names containing 'loss', 'error', 'entropy', 'mse', 'mae', 'nll',
+    'perplexity', 'divergence', ... go down; every other metric (accuracy,
+    F1, ...) goes up.
     """
     lowered = name.lower()
     return any(word in lowered for word in _LOWER_IS_BETTER)

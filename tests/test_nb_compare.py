@@ -210,6 +210,8 @@ def test_every_user_text_is_escaped(tmp_path: pathlib.Path) -> None:
 
 def test_best_follows_the_direction_of_the_metric() -> None:
     assert _results.best_index('val_loss', [3.0, 1.0, 2.0]) == 1
+    assert _results.best_index('Cross Entropy', [3.0, 1.0, 2.0]) == 1
+    assert _results.best_index('KL divergence', [3.0, 1.0, 2.0]) == 1
     assert _results.best_index('Accuracy', [0.5, 0.9, 0.7]) == 1
     assert _results.best_index('Accuracy', [float('nan')]) is None
 
@@ -218,7 +220,7 @@ def test_list_runs_shows_results_and_filters(tmp_path: pathlib.Path) -> None:
     exp = _experiment(tmp_path, 'Exp')
     _train(exp, 'r1', epochs=2)
     with pytest.raises(ZeroDivisionError), exp.create_run(run_id='r2'):
-        1 / 0  # noqa: B018
+        1 / 0
     _train(exp, 'r3', epochs=1)
 
     table = drytorch_nb.list_runs(exp)
@@ -266,7 +268,8 @@ def _displayed(shell: InteractiveShell, line: str) -> dict:
 
     shell.display_pub.publish = publish  # type: ignore[method-assign]
     try:
-        shell.run_line_magic(line.split()[0], ' '.join(line.split()[1:]))
+        name, _, rest = line.partition(' ')
+        shell.run_line_magic(name, rest)
     finally:
         shell.display_pub.publish = original  # type: ignore[method-assign]
     return captured[-1]

@@ -64,7 +64,7 @@ class HistoryWriter(Tracker):
             disk during a training.
     """
 
-    def __init__(self, sync_interval: float = 2.0) -> None:
+    def __init__(self, sync_interval: float = 10.0) -> None:
         """Create the writer.
 
         Args:
