@@ -110,12 +110,18 @@ def totals(summary: ModelSummary) -> list[tuple[str, str]]:
     return rows
 
 
+def _missing(summary: ModelSummary) -> str:
+    """The shape shown for a layer without one."""
+    # after a forward pass, a layer without a shape was not called by it
+    return 'not called' if summary.has_shapes else '?'
+
+
 def _colgroup() -> str:
     cols = ''.join(f'<col style="width: {width}%;">' for _, width in _COLUMNS)
     return f'<colgroup>{cols}</colgroup>'
 
 
-def _cells(layer: LayerSummary, folds: bool, marks: bool) -> str:
+def _cells(layer: LayerSummary, folds: bool, marks: bool, missing: str) -> str:
     # names indent by depth; without the fold mark, by its width too
     indent = 1.1 * (layer.depth - 1) + (0.0 if folds or not marks else 0.9)
     style = f' style="padding-left: {indent:.1f}em;"' if indent else ''
@@ -123,7 +129,7 @@ def _cells(layer: LayerSummary, folds: bool, marks: bool) -> str:
     return (
         f'<tr><td{style}>{mark}{_esc(layer.name)}</td>'
         f'<td>{_esc(layer.type_name)}</td>'
-        f'<td>{_esc(layer.output_shape or "?")}</td>'
+        f'<td>{_esc(layer.output_shape or missing)}</td>'
         f'<td {_NUM}>{format_number(layer.params)}</td>'
         f'<td {_NUM}>{format_number(layer.trainable)}</td></tr>'
     )
@@ -151,22 +157,24 @@ def _tree(layers: Sequence[LayerSummary]) -> list[_Node]:
     return roots
 
 
-def _block(nodes: list[_Node], is_open: bool, marks: bool) -> str:
+def _block(
+    nodes: list[_Node], is_open: bool, marks: bool, missing: str
+) -> str:
     parts: list[str] = []
     leaves: list[str] = []
     flag = ' open' if is_open else ''
     for layer, children in nodes:
         if not children:
-            leaves.append(_cells(layer, False, marks))
+            leaves.append(_cells(layer, False, marks, missing))
             continue
         if leaves:
             parts.append(_table(leaves))
             leaves = []
-        row = _table([_cells(layer, True, marks)])
+        row = _table([_cells(layer, True, marks, missing)])
         parts.append(
             f'<details{flag}><summary style="display: block; cursor: '
             f'pointer; list-style: none;">{row}</summary>'
-            f'{_block(children, is_open, marks)}</details>'
+            f'{_block(children, is_open, marks, missing)}</details>'
         )
     if leaves:
         parts.append(_table(leaves))
@@ -223,12 +231,13 @@ def model_card_html(summary: ModelSummary | None, name: str = '') -> str:
         is_open = len(layers) <= _OPEN_ALL_BELOW
         tree = _tree(layers)
         marks = any(layer.n_children for layer in layers)
+        missing = _missing(summary)
         parts.append(
             '<div class="drytorch-layers" style="overflow-x: auto; '
             f'max-width: 100%; border: 1px solid {_BORDER}; '
             f'border-radius: 4px; background: {_BG};">'
             '<div style="min-width: 36em;">'
-            f'{_header()}{_block(tree, is_open, marks)}</div></div>'
+            f'{_header()}{_block(tree, is_open, marks, missing)}</div></div>'
         )
     hidden = _hidden(summary, len(layers))
     if hidden > 0:
@@ -265,7 +274,7 @@ def model_card_text(summary: ModelSummary | None, name: str = '') -> str:
             (
                 '  ' * (layer.depth - 1) + _clean(layer.name),
                 _clean(layer.type_name),
-                _clean(layer.output_shape or '?'),
+                _clean(layer.output_shape or _missing(summary)),
                 format_number(layer.params),
                 format_number(layer.trainable),
             )

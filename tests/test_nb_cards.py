@@ -232,3 +232,17 @@ def test_a_model_built_again_keeps_one_card(experiment: Experiment) -> None:
         card = view.models.children[0].value
         assert model.summary().trainable_params == 16
     assert re.search(r'>Trainable</b></td><td>16</td>', card)
+
+
+def test_layers_the_forward_did_not_call_say_so() -> None:
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    summary = model_summary.summarize(net)
+    before = _model_card.model_card_text(summary, 'net')
+    assert re.search(r'\n  0\s+Linear\s+\?\s+6\s+6\n', before)
+    ran = summary.with_shapes(
+        {'0': '[1, 2]', '': '[1, 2]'}, '[1, 2]', '[1, 2]'
+    )
+    text = _model_card.model_card_text(ran, 'net')
+    assert re.search(r'\n  0\s+Linear\s+\[1, 2\]\s+6\s+6\n', text)
+    assert re.search(r'\n  1\s+Linear\s+not called\s+6\s+6$', text)
+    assert '>not called</td>' in _model_card.model_card_html(ran, 'net')
