@@ -1,18 +1,36 @@
-"""Tests for drytorch.lib.hooks, on a test double of the trainer protocol."""
+"""Tests for drytorch.lib.hooks, run on the real Trainer and Validation.
+
+The metric values of each epoch are scripted: a loss whose value is set by
+the test for the model's current epoch (plus zero times the outputs, so that
+it trains), in float64 so that the values compare exactly. The learning
+rate each epoch used, the rate after its hooks, the saved epochs and the
+termination reasons are read from the real trainer and its events.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 import torch
+from conftest import Config
+from torch import nn
+from torch.utils.data import TensorDataset
 
-from drytorch.core import exceptions
-from drytorch.lib import hooks, objectives, schedulers
+from drytorch.core import exceptions, log_events
+from drytorch.core.experiment import Experiment
+from drytorch.core.track import Tracker, on
+from drytorch.lib import evaluations, hooks, objectives, schedulers
 from drytorch.lib.learn import LearningSchema
+from drytorch.lib.load import DataLoader
+from drytorch.lib.models import Model
+from drytorch.lib.train import Trainer
 
 Metrics = Mapping[str, float]
+_model_numbers = itertools.count()
 
 
 def _mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -30,111 +48,148 @@ def sequence(
     return lambda epoch: {name: values[min(epoch, len(values)) - 1]}
 
 
-class FakeModel:
-    def __init__(self) -> None:
-        self.epoch = 0
-        self.name = 'Model'
+@dataclasses.dataclass
+class Record:
+    """What a trainer did, epoch by epoch."""
+
+    trainer: Trainer[Any, Any, Any]
+    lr_used: list[float] = dataclasses.field(default_factory=list)
+    lr_after: list[float] = dataclasses.field(default_factory=list)
+    saved_epochs: list[int] = dataclasses.field(default_factory=list)
+    reasons: list[str] = dataclasses.field(default_factory=list)
 
 
-class FakeValidation:
-    """A monitor computing its metrics from the model's epoch when called."""
-
-    def __init__(
-        self,
-        model: FakeModel,
-        metric_fn: Callable[[int], Metrics],
-        objective: Any = None,
-    ) -> None:
-        self.model = model
-        self.name = 'Validation'
-        self.objective = objective
-        self.metric_fn = metric_fn
-        self.computed_metrics: Metrics = {}
-
-    def __call__(self) -> None:
-        self.computed_metrics = self.metric_fn(self.model.epoch)
+_records: dict[str, Record] = {}  # by model name
 
 
-class FakeTrainer:
-    """Implements the trainer surface the hooks rely on.
+def record(trainer: Trainer[Any, Any, Any]) -> Record:
+    return _records[trainer.model.name]
 
-    Its epoch loop follows the Trainer's: increment the epoch, set the
-    learning rate from the scheduler in use, compute the metrics, run the
-    post-epoch hooks, stop when terminated.
+
+def _lr_of(trainer: Trainer[Any, Any, Any]) -> float:
+    return float(trainer.optimizer.param_groups[0]['lr'])
+
+
+class TrainerEvents(Tracker):
+    """Reads the rate after the hooks, the saves and the terminations."""
+
+    @on(log_events.EndEpochEvent)
+    def _on_end(self, event: log_events.EndEpochEvent) -> None:
+        rec = _records[event.model_name]
+        rec.lr_after.append(_lr_of(rec.trainer))
+
+    @on(log_events.SaveModelEvent)
+    def _on_save(self, event: log_events.SaveModelEvent) -> None:
+        _records[event.model_name].saved_epochs.append(event.epoch)
+
+    @on(log_events.TerminatedTrainingEvent)
+    def _on_stop(self, event: log_events.TerminatedTrainingEvent) -> None:
+        _records[event.model_name].reasons.append(event.reason)
+
+
+@pytest.fixture(autouse=True)
+def _run(config: Config) -> Iterator[None]:
+    experiment = Experiment(config, name='Hooks')
+    experiment.trackers.subscribe(TrainerEvents())
+    with experiment.create_run(record=False):
+        yield
+    _records.clear()
+
+
+def _scripted(
+    model: Model[Any, Any], metric_fn: Callable[[int], Metrics], name: str
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The value metric_fn gives ``name`` at the model's current epoch."""
+
+    def value(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return (outputs * 0).mean() + metric_fn(model.epoch)[name]
+
+    return value
+
+
+def scripted_metrics(
+    model: Model[Any, Any],
+    metric_fn: Callable[[int], Metrics],
+    higher_is_better: bool | None = None,
+) -> Any:
+    """Metrics (the first one a loss) with the values of metric_fn."""
+    first, *others = metric_fn(1)
+    objective: Any = objectives.Loss(
+        _scripted(model, metric_fn, first),
+        first,
+        higher_is_better=bool(higher_is_better),
+    )
+    for name in others:
+        objective = objective | objectives.Metric(
+            _scripted(model, metric_fn, name), name, higher_is_better
+        )
+    return objective
+
+
+def _loader() -> DataLoader[Any]:
+    ones = torch.ones(4, 1, dtype=torch.float64)
+    return DataLoader(TensorDataset(ones, ones), 4)
+
+
+def make_trainer(
+    metric_fn: Callable[[int], Metrics] = constant(2.44),
+    scheduler: schedulers.AbstractScheduler | None = None,
+    base_lr: float = 0.1,
+    negate: bool = False,
+) -> Trainer[Any, Any, Any]:
+    """A real Trainer whose loss takes the values of metric_fn.
+
+    With ``negate``, the loss is the negation of the scripted one (higher
+    is better), named ``Negative <name>``.
     """
+    module = nn.Linear(1, 1, dtype=torch.float64)
+    model = Model(module, name=f'Model{next(_model_numbers)}')
+    schema = LearningSchema(
+        torch.optim.SGD, base_lr, scheduler or schedulers.ConstantScheduler()
+    )
+    loss = scripted_metrics(model, metric_fn)
+    trainer = Trainer(
+        model,
+        loader=_loader(),
+        loss=-loss if negate else loss,
+        learning_schema=schema,
+    )
+    rec = _records[model.name] = Record(trainer)
+    # the first post-epoch hook: the rate the epoch trained with
+    trainer.post_epoch_hooks.register(
+        lambda trainer: rec.lr_used.append(_lr_of(trainer))
+    )
+    return trainer
 
-    def __init__(
-        self,
-        metric_fn: Callable[[int], Metrics] = constant(2.44),
-        objective: Any = None,
-        scheduler: schedulers.AbstractScheduler | None = None,
-        base_lr: float = 0.1,
-    ) -> None:
-        self.model = FakeModel()
-        self.name = 'Trainer'
-        self.metric_fn = metric_fn
-        if objective is None:
-            objective = objectives.Loss(_mse, 'MSE')
-        self.objective = objective
-        self.validation: FakeValidation | None = None
-        scheduler = scheduler or schedulers.ConstantScheduler()
-        self.learning_schema = LearningSchema(
-            torch.optim.SGD, base_lr, scheduler
-        )
-        self.current_scheduler: Any = scheduler
-        self.base_lr = base_lr
-        self.lr = base_lr
-        self.computed_metrics: Metrics = {}
-        self.post_epoch_hooks: hooks.HookRegistry[FakeTrainer] = (
-            hooks.HookRegistry()
-        )
-        self.terminated = False
-        self.reasons: list[str] = []
-        self.saved_epochs: list[int] = []
-        self.lr_used: list[float] = []  # the rate each epoch trained with
-        self.lr_after: list[float] = []  # the rate after the epoch's hooks
 
-    def add_validation(
-        self, metric_fn: Callable[[int], Metrics], objective: Any = None
-    ) -> FakeValidation:
-        self.validation = FakeValidation(self.model, metric_fn, objective)
-        self.post_epoch_hooks.register(hooks.StaticHook(self.validation))
-        return self.validation
+def make_validation(
+    trainer: Trainer[Any, Any, Any],
+    metric_fn: Callable[[int], Metrics],
+    higher_is_better: bool | None = None,
+    name: str = '',
+) -> evaluations.Validation[Any, Any, Any]:
+    model = trainer.model
+    metric = scripted_metrics(model, metric_fn, higher_is_better)
+    return evaluations.Validation(model, name, loader=_loader(), metric=metric)
 
-    def terminate_training(self, reason: str) -> None:
-        self.terminated = True
-        self.reasons.append(reason)
 
-    def save_checkpoint(self) -> None:
-        self.saved_epochs.append(self.model.epoch)
-
-    def update_learning_rate(
-        self, base_lr: float | None = None, scheduler: Any = None
-    ) -> None:
-        if base_lr is not None:
-            self.base_lr = base_lr
-        if scheduler is not None:
-            self.current_scheduler = scheduler
-        self.lr = self.current_scheduler(self.base_lr, self.model.epoch)
-
-    def train(self, n_epochs: int) -> None:
-        for _ in range(n_epochs):
-            if self.terminated:
-                return
-            self.model.epoch += 1
-            epoch = self.model.epoch
-            self.lr = self.current_scheduler(self.base_lr, epoch)
-            self.lr_used.append(self.lr)
-            self.computed_metrics = self.metric_fn(epoch)
-            self.post_epoch_hooks.execute(self)
-            self.lr_after.append(self.lr)
+def add_validation(
+    trainer: Trainer[Any, Any, Any],
+    metric_fn: Callable[[int], Metrics],
+    higher_is_better: bool | None = None,
+) -> evaluations.Validation[Any, Any, Any]:
+    """Validate after every epoch, as Trainer.add_validation does."""
+    validation = make_validation(trainer, metric_fn, higher_is_better)
+    trainer.post_epoch_hooks.register(hooks.StaticHook(validation))
+    trainer.validation = validation
+    return validation
 
 
 class EpochRecorder:
     def __init__(self) -> None:
         self.epochs: list[int] = []
 
-    def __call__(self, trainer: FakeTrainer) -> None:
+    def __call__(self, trainer: Trainer[Any, Any, Any]) -> None:
         self.epochs.append(trainer.model.epoch)
 
 
@@ -172,7 +227,7 @@ def test_registry_rejects_non_callables() -> None:
 
 
 def test_hook_passes_the_trainer_and_static_hook_does_not() -> None:
-    trainer = FakeTrainer()
+    trainer = make_trainer()
     received: list[object] = []
     hooks.Hook(received.append)(trainer)
     hooks.StaticHook(lambda: received.append('static'))(trainer)
@@ -197,7 +252,7 @@ def test_optional_callable_calls_only_when_allowed() -> None:
             return trainer.model.epoch % 2 == 0
 
     recorder = EpochRecorder()
-    trainer = FakeTrainer()
+    trainer = make_trainer()
     trainer.post_epoch_hooks.register(OnEven(recorder))
     trainer.train(5)
     assert recorder.epochs == [2, 4]
@@ -205,7 +260,7 @@ def test_optional_callable_calls_only_when_allowed() -> None:
 
 def test_call_every_with_start_fires_at_start_and_every_interval() -> None:
     recorder = EpochRecorder()
-    trainer = FakeTrainer()
+    trainer = make_trainer()
     trainer.post_epoch_hooks.register(
         hooks.Hook(recorder).bind(hooks.call_every(2, start=1))
     )
@@ -215,9 +270,9 @@ def test_call_every_with_start_fires_at_start_and_every_interval() -> None:
 
 def test_call_every_also_fires_when_terminated() -> None:
     recorder = EpochRecorder()
-    trainer = FakeTrainer()
+    trainer = make_trainer()
 
-    def stop_at_4(trainer: FakeTrainer) -> None:
+    def stop_at_4(trainer: Trainer[Any, Any, Any]) -> None:
         if trainer.model.epoch == 4:
             trainer.terminate_training('test')
 
@@ -232,11 +287,11 @@ def test_call_every_as_decorator_and_default_start() -> None:
     epochs: list[int] = []
 
     @hooks.call_every(3)
-    def hook(trainer: FakeTrainer) -> None:
+    def hook(trainer: Trainer[Any, Any, Any]) -> None:
         epochs.append(trainer.model.epoch)
 
     assert isinstance(hook, hooks.CallEvery)
-    trainer = FakeTrainer()
+    trainer = make_trainer()
     trainer.post_epoch_hooks.register(hook)
     trainer.train(7)
     assert epochs == [3, 6]
@@ -256,13 +311,13 @@ def test_call_every_rejects_bad_arguments(
 
 
 def test_saving_hook_saves_a_checkpoint() -> None:
-    trainer = FakeTrainer()
+    trainer = make_trainer()
     trainer.post_epoch_hooks.register(
         hooks.saving_hook.bind(hooks.call_every(2))
     )
     trainer.train(5)
     assert isinstance(hooks.saving_hook, hooks.Hook)
-    assert trainer.saved_epochs == [2, 4]
+    assert record(trainer).saved_epochs == [2, 4]
 
 
 def test_static_hook_class_makes_static_hooks() -> None:
@@ -282,7 +337,7 @@ def test_static_hook_class_makes_static_hooks() -> None:
     assert isinstance(hook, hooks.StaticHook)
     assert Counter.__name__ == 'Counter'
     assert Counter.__doc__ == 'Counts calls.'
-    trainer = FakeTrainer()
+    trainer = make_trainer()
     trainer.post_epoch_hooks.register(hook)
     trainer.train(3)
     assert hook.wrapped.count == 6  # type: ignore[attr-defined]
@@ -312,14 +367,14 @@ def test_torch_module_metric_is_named_by_calling_get_name() -> None:
     # PITFALLS D21: the reference used the bound method itself as the name
     extractor = hooks.MetricExtractor(MeanSquaredError())
     assert extractor.metric_name == 'MeanSquaredError'
-    trainer = FakeTrainer(constant(1.5, name='MeanSquaredError'))
+    trainer = make_trainer(constant(1.5, name='MeanSquaredError'))
     trainer.train(1)
     assert extractor.extract_metric_value(trainer) == 1.5
 
 
 def test_early_stopping_on_torch_module_metric() -> None:
     # PITFALLS D21 end to end; direction from the module's higher_is_better
-    trainer = FakeTrainer(
+    trainer = make_trainer(
         sequence([3.0, 2.0, 2.5, 2.6], name='MeanSquaredError')
     )
     hook = hooks.EarlyStoppingCallback(
@@ -329,13 +384,13 @@ def test_early_stopping_on_torch_module_metric() -> None:
     trainer.train(10)
     assert hook.monitor.best_is == 'lower'
     assert trainer.model.epoch == 3
-    assert trainer.reasons == [
+    assert record(trainer).reasons == [
         'Training stopped with best result=2.0 MeanSquaredError'
     ]
 
 
 def test_no_metric_monitors_the_first_computed_metric() -> None:
-    trainer = FakeTrainer(lambda epoch: {'Loss': 1.0, 'MAE': 2.0})
+    trainer = make_trainer(lambda epoch: {'Loss': 1.0, 'MAE': 2.0})
     trainer.train(1)
     extractor = hooks.MetricExtractor()
     assert extractor.extract_metric_value(trainer) == 1.0
@@ -343,32 +398,32 @@ def test_no_metric_monitors_the_first_computed_metric() -> None:
 
 
 def test_monitor_is_the_validation_when_present() -> None:
-    trainer = FakeTrainer(constant(1.0))
+    trainer = make_trainer(constant(1.0))
     extractor = hooks.MetricExtractor('MSE')
     assert extractor.get_monitor(trainer) is trainer
-    validation = trainer.add_validation(constant(5.0))
+    validation = add_validation(trainer, constant(5.0))
     validation()
     assert extractor.get_monitor(trainer) is validation
     assert extractor.extract_metric_value(trainer) == 5.0
 
 
 def test_explicit_monitor_wins_over_validation() -> None:
-    trainer = FakeTrainer(constant(1.0))
-    trainer.add_validation(constant(5.0))()
-    other = FakeValidation(trainer.model, constant(9.0))
+    trainer = make_trainer(constant(1.0))
+    add_validation(trainer, constant(5.0))()
+    other = make_validation(trainer, constant(9.0), name='Other')
     other()
     extractor = hooks.MetricExtractor('MSE', monitor=other)
     assert extractor.extract_metric_value(trainer) == 9.0
 
 
 def test_missing_metric_raises_metric_not_found() -> None:
-    trainer = FakeTrainer(constant(1.0))
-    trainer.computed_metrics = {'MSE': 1.0}
+    trainer = make_trainer(constant(1.0))
+    trainer.train(1)
     with pytest.raises(exceptions.MetricNotFoundError) as info:
         hooks.MetricExtractor('Accuracy').extract_metric_value(trainer)
     assert info.value.source_name == 'Trainer'
     assert info.value.metric_name == 'Accuracy'
-    trainer.add_validation(constant(1.0))  # not run yet: no metrics
+    add_validation(trainer, constant(1.0))  # not run yet: no metrics
     with pytest.raises(exceptions.MetricNotFoundError) as info:
         hooks.MetricExtractor().extract_metric_value(trainer)
     assert info.value.source_name == 'Validation'
@@ -376,16 +431,16 @@ def test_missing_metric_raises_metric_not_found() -> None:
 
 def test_hook_registered_before_validation_sees_no_current_metrics() -> None:
     # the order rule of the module docstring
-    trainer = FakeTrainer()
+    trainer = make_trainer()
     trainer.post_epoch_hooks.register(hooks.EarlyStoppingCallback())
-    trainer.add_validation(constant(1.0))
+    add_validation(trainer, constant(1.0))
     with pytest.raises(exceptions.MetricNotFoundError):
         trainer.train(1)
 
 
 def test_hook_registered_after_validation_sees_current_metrics() -> None:
-    trainer = FakeTrainer(constant(100.0))
-    trainer.add_validation(lambda epoch: {'MSE': float(epoch)})
+    trainer = make_trainer(constant(100.0))
+    add_validation(trainer, lambda epoch: {'MSE': float(epoch)})
     monitor = hooks.MetricMonitor()
     trainer.post_epoch_hooks.register(monitor.record_metric_value)
     trainer.train(3)
@@ -396,7 +451,7 @@ def test_hook_registered_after_validation_sees_current_metrics() -> None:
 
 
 def test_metric_monitor_records_history_and_best() -> None:
-    trainer = FakeTrainer(sequence([3.0, 1.0, 2.0]))
+    trainer = make_trainer(sequence([3.0, 1.0, 2.0]))
     monitor = hooks.MetricMonitor(patience=1)
     trainer.post_epoch_hooks.register(monitor.record_metric_value)
     trainer.post_epoch_hooks.register(lambda t: monitor.is_improving())
@@ -410,7 +465,7 @@ def test_metric_monitor_records_history_and_best() -> None:
 
 def test_direction_from_the_loss_when_no_metric() -> None:
     # PITFALLS D24: with equal values the reference guessed 'higher'
-    trainer = FakeTrainer(constant(2.44))
+    trainer = make_trainer(constant(2.44))
     monitor = hooks.MetricMonitor()
     trainer.post_epoch_hooks.register(monitor.record_metric_value)
     trainer.train(2)
@@ -420,10 +475,7 @@ def test_direction_from_the_loss_when_no_metric() -> None:
 
 
 def test_direction_from_a_higher_is_better_loss() -> None:
-    trainer = FakeTrainer(
-        constant(2.44, 'Negative MSE'),
-        objective=-objectives.Loss(_mse, 'MSE'),
-    )
+    trainer = make_trainer(constant(-2.44), negate=True)
     trainer.train(1)
     monitor = hooks.MetricMonitor()
     monitor.record_metric_value(trainer)
@@ -431,9 +483,8 @@ def test_direction_from_a_higher_is_better_loss() -> None:
 
 
 def test_direction_from_the_validation_objective() -> None:
-    trainer = FakeTrainer(constant(2.44))
-    accuracy = objectives.Metric(_mse, 'Accuracy', higher_is_better=True)
-    trainer.add_validation(constant(0.5, 'Accuracy'), objective=accuracy)()
+    trainer = make_trainer(constant(2.44))
+    add_validation(trainer, constant(0.5, 'Accuracy'), higher_is_better=True)()
     monitor = hooks.MetricMonitor()
     monitor.record_metric_value(trainer)
     assert monitor.metric_name == 'Accuracy'
@@ -445,14 +496,14 @@ def test_direction_from_metric_and_explicit_best_is_kept() -> None:
     assert hooks.MetricMonitor(accuracy).best_is == 'higher'
     assert hooks.MetricMonitor(MeanSquaredError()).best_is == 'lower'
     explicit = hooks.MetricMonitor(accuracy, best_is='lower')
-    trainer = FakeTrainer(constant(0.5, 'Accuracy'))
+    trainer = make_trainer(constant(0.5, 'Accuracy'))
     trainer.train(1)
     explicit.record_metric_value(trainer)
     assert explicit.best_is == 'lower'
 
 
 def test_direction_stays_auto_for_an_unknown_metric() -> None:
-    trainer = FakeTrainer(lambda epoch: {'MSE': 1.0, 'Other': 1.0})
+    trainer = make_trainer(lambda epoch: {'MSE': 1.0, 'Other': 1.0})
     trainer.train(1)
     monitor = hooks.MetricMonitor('Other')
     monitor.record_metric_value(trainer)
@@ -467,23 +518,27 @@ def test_early_stopping_constant_metric_patience_2() -> None:
     # epoch 1 is the reference value, epochs 2 and 3 use up the patience,
     # epoch 4 stops (the reference, whose patience 0 and 1 coincide, stops
     # at epoch 3).
-    trainer = FakeTrainer(constant(2.44))
+    trainer = make_trainer(constant(2.44))
     trainer.post_epoch_hooks.register(hooks.EarlyStoppingCallback(patience=2))
     trainer.train(20)
     assert trainer.model.epoch == 4
-    assert trainer.reasons == ['Training stopped with best result=2.44 MSE']
+    assert record(trainer).reasons == [
+        'Training stopped with best result=2.44 MSE'
+    ]
 
 
 def test_early_stopping_patience_0_stops_at_first_non_improvement() -> None:
-    trainer = FakeTrainer(sequence([3.0, 2.0, 1.0, 1.5]))
+    trainer = make_trainer(sequence([3.0, 2.0, 1.0, 1.5]))
     trainer.post_epoch_hooks.register(hooks.EarlyStoppingCallback(patience=0))
     trainer.train(20)
     assert trainer.model.epoch == 4
-    assert trainer.reasons == ['Training stopped with best result=1.0 MSE']
+    assert record(trainer).reasons == [
+        'Training stopped with best result=1.0 MSE'
+    ]
 
 
 def test_early_stopping_waits_for_start_from_epoch() -> None:
-    trainer = FakeTrainer(constant(2.44))
+    trainer = make_trainer(constant(2.44))
     hook = hooks.EarlyStoppingCallback(patience=0, start_from_epoch=5)
     trainer.post_epoch_hooks.register(hook)
     trainer.train(20)
@@ -492,7 +547,7 @@ def test_early_stopping_waits_for_start_from_epoch() -> None:
 
 
 def test_early_stopping_does_not_stop_while_improving() -> None:
-    trainer = FakeTrainer(lambda epoch: {'MSE': 1.0 / epoch})
+    trainer = make_trainer(lambda epoch: {'MSE': 1.0 / epoch})
     trainer.post_epoch_hooks.register(hooks.EarlyStoppingCallback(patience=0))
     trainer.train(10)
     assert not trainer.terminated
@@ -501,13 +556,13 @@ def test_early_stopping_does_not_stop_while_improving() -> None:
 
 def test_early_stopping_on_higher_is_better_metric() -> None:
     accuracy = objectives.Metric(_mse, 'Accuracy', higher_is_better=True)
-    trainer = FakeTrainer(sequence([0.1, 0.5, 0.4, 0.3], 'Accuracy'))
+    trainer = make_trainer(sequence([0.1, 0.5, 0.4, 0.3], 'Accuracy'))
     trainer.post_epoch_hooks.register(
         hooks.EarlyStoppingCallback(accuracy, patience=1)
     )
     trainer.train(10)
     assert trainer.model.epoch == 4
-    assert trainer.reasons == [
+    assert record(trainer).reasons == [
         'Training stopped with best result=0.5 Accuracy'
     ]
 
@@ -518,7 +573,7 @@ def test_early_stopping_on_higher_is_better_metric() -> None:
 def test_prune_constant_mse_below_zero_threshold_prunes_at_epoch_2() -> None:
     # PITFALLS D24: the reference treated the constant MSE as higher is
     # better, found 2.44 > 0.0 and did not prune
-    trainer = FakeTrainer(constant(2.44))
+    trainer = make_trainer(constant(2.44))
     hook = hooks.PruneCallback({2: 0.0})
     trainer.post_epoch_hooks.register(hook)
     trainer.train(5)
@@ -529,7 +584,7 @@ def test_prune_constant_mse_below_zero_threshold_prunes_at_epoch_2() -> None:
 
 def test_prune_constant_mse_beating_threshold_is_not_pruned() -> None:
     # PITFALLS D24: 2.44 is lower, so better, than 3.0 for an MSE
-    trainer = FakeTrainer(constant(2.44))
+    trainer = make_trainer(constant(2.44))
     trainer.post_epoch_hooks.register(hooks.PruneCallback({2: 3.0}))
     trainer.train(5)
     assert not trainer.terminated
@@ -537,31 +592,28 @@ def test_prune_constant_mse_beating_threshold_is_not_pruned() -> None:
 
 
 def test_prune_higher_is_better_loss_uses_its_direction() -> None:
-    trainer = FakeTrainer(
-        constant(2.44, 'Negative MSE'),
-        objective=-objectives.Loss(_mse, 'MSE'),
-    )
+    trainer = make_trainer(constant(-2.44), negate=True)
     trainer.post_epoch_hooks.register(hooks.PruneCallback({2: 3.0}))
     trainer.train(5)
     assert trainer.model.epoch == 2
 
 
 def test_prune_none_threshold_always_prunes_and_message() -> None:
-    trainer = FakeTrainer(lambda epoch: {'MSE': 1.0 / epoch})
+    trainer = make_trainer(lambda epoch: {'MSE': 1.0 / epoch})
     hook = hooks.PruneCallback({2: 10.0, 4: None})
     trainer.post_epoch_hooks.register(hook)
     trainer.train(10)
     assert trainer.model.epoch == 4
     assert hook.trial_values == {2: 0.5, 4: 0.25}
-    assert len(trainer.reasons) == 1
-    assert 'epoch 4' in trainer.reasons[0]
+    assert len(record(trainer).reasons) == 1
+    assert 'epoch 4' in record(trainer).reasons[0]
 
 
 def test_prune_uses_the_filtered_value() -> None:
     def mean(values: Any) -> float:
         return sum(values) / len(values)
 
-    trainer = FakeTrainer(sequence([4.0, 1.0]))
+    trainer = make_trainer(sequence([4.0, 1.0]))
     hook = hooks.PruneCallback({2: 2.0}, filter_fn=mean)
     trainer.post_epoch_hooks.register(hook)
     trainer.train(3)
@@ -586,20 +638,20 @@ def _lr(values: list[float]) -> list[float]:
 def test_reduce_lr_on_plateau_compounds() -> None:
     # PITFALLS D16: the reference restarted from the original scheduler
     # every time, giving 0.1, 0.05, 0.05, 0.05, 0.05
-    trainer = FakeTrainer(constant(2.44))
+    trainer = make_trainer(constant(2.44))
     trainer.post_epoch_hooks.register(
         hooks.ReduceLROnPlateau(factor=0.5, patience=0)
     )
     trainer.train(5)
-    assert _lr(trainer.lr_after) == [0.1, 0.05, 0.025, 0.0125, 0.00625]
-    assert _lr(trainer.lr_used) == [0.1, 0.1, 0.05, 0.025, 0.0125]
+    assert _lr(record(trainer).lr_after) == [0.1, 0.05, 0.025, 0.0125, 0.00625]
+    assert _lr(record(trainer).lr_used) == [0.1, 0.1, 0.05, 0.025, 0.0125]
     assert trainer.current_scheduler == schedulers.RescaleScheduler(
         schedulers.ConstantScheduler(), 0.0625
     )
 
 
 def test_reduce_lr_on_plateau_compounds_on_an_epoch_schedule() -> None:
-    trainer = FakeTrainer(
+    trainer = make_trainer(
         constant(2.44), scheduler=schedulers.StepScheduler([3], gamma=0.1)
     )
     trainer.post_epoch_hooks.register(
@@ -607,29 +659,36 @@ def test_reduce_lr_on_plateau_compounds_on_an_epoch_schedule() -> None:
     )
     trainer.train(4)
     # halved after epochs 2 and 3; the step at epoch 3 still applies
-    assert _lr(trainer.lr_used) == [0.1, 0.1, 0.005, 0.0025]
+    assert _lr(record(trainer).lr_used) == [0.1, 0.1, 0.005, 0.0025]
 
 
 def test_reduce_lr_on_plateau_cooldown_and_patience() -> None:
-    trainer = FakeTrainer(constant(2.44))
+    trainer = make_trainer(constant(2.44))
     trainer.post_epoch_hooks.register(
         hooks.ReduceLROnPlateau(factor=0.5, cooldown=1)
     )
     trainer.train(6)
-    assert _lr(trainer.lr_after) == [0.1, 0.05, 0.05, 0.025, 0.025, 0.0125]
-    patient = FakeTrainer(constant(2.44))
+    assert _lr(record(trainer).lr_after) == [
+        0.1,
+        0.05,
+        0.05,
+        0.025,
+        0.025,
+        0.0125,
+    ]
+    patient = make_trainer(constant(2.44))
     patient.post_epoch_hooks.register(
         hooks.ReduceLROnPlateau(factor=0.5, patience=1)
     )
     patient.train(5)
-    assert _lr(patient.lr_after) == [0.1, 0.1, 0.05, 0.05, 0.025]
+    assert _lr(record(patient).lr_after) == [0.1, 0.1, 0.05, 0.05, 0.025]
 
 
 def test_reduce_lr_on_plateau_leaves_an_improving_run_alone() -> None:
-    trainer = FakeTrainer(lambda epoch: {'MSE': 1.0 / epoch})
+    trainer = make_trainer(lambda epoch: {'MSE': 1.0 / epoch})
     trainer.post_epoch_hooks.register(hooks.ReduceLROnPlateau())
     trainer.train(5)
-    assert _lr(trainer.lr_after) == [0.1] * 5
+    assert _lr(record(trainer).lr_after) == [0.1] * 5
 
 
 @pytest.mark.parametrize('factor', [0.0, 1.0, 2.0, -0.5])
@@ -646,7 +705,7 @@ def test_change_scheduler_receives_the_scheduler_in_use() -> None:
             received.append((epoch, scheduler))
             return schedulers.RescaleScheduler(scheduler, 0.5)
 
-    trainer = FakeTrainer(constant(2.44))
+    trainer = make_trainer(constant(2.44))
     trainer.post_epoch_hooks.register(Halve())
     trainer.train(3)
     first = received[0][1]
@@ -658,7 +717,7 @@ def test_change_scheduler_receives_the_scheduler_in_use() -> None:
 
 def test_restart_schedule_on_plateau() -> None:
     # improving for 3 epochs, then flat; cooldown 2 spaces the restarts
-    trainer = FakeTrainer(
+    trainer = make_trainer(
         sequence([3.0, 2.0, 1.0]),
         scheduler=schedulers.ExponentialScheduler(0.5),
     )
@@ -667,7 +726,7 @@ def test_restart_schedule_on_plateau() -> None:
     )
     trainer.train(8)
     # restarts after epochs 4 and 7: the next epoch is the schedule's first
-    assert _lr(trainer.lr_used) == _lr(
+    assert _lr(record(trainer).lr_used) == _lr(
         [0.05, 0.025, 0.0125, 0.00625, 0.05, 0.025, 0.0125, 0.05]
     )
 
@@ -684,6 +743,23 @@ def test_restart_keeps_a_reduction_made_after_it() -> None:
         assert second(0.1, epoch) == pytest.approx(expected)
 
 
+class ProtocolOnlyTrainer:
+    """Only the attributes of TrainerProtocol: no current_scheduler."""
+
+    def __init__(self) -> None:
+        real = make_trainer(constant(2.44))
+        self.model = real.model
+        self.name = real.name
+        self.objective = real.objective
+        self.validation = None
+        self.learning_schema = real.learning_schema
+        self.computed_metrics = {'MSE': 2.44}
+        self.terminated = False
+
+    def update_learning_rate(self, **kwargs: Any) -> None:
+        pass
+
+
 def test_plateau_hooks_fall_back_to_the_schema_scheduler() -> None:
     # a trainer without current_scheduler (only TrainerProtocol) still works
     received: list[object] = []
@@ -693,12 +769,9 @@ def test_plateau_hooks_fall_back_to_the_schema_scheduler() -> None:
             received.append(scheduler)
             return scheduler
 
-    trainer = FakeTrainer(constant(2.44))
-    trainer.update_learning_rate = lambda **kwargs: None  # type: ignore
-    del trainer.current_scheduler
+    trainer = ProtocolOnlyTrainer()
     hook = Keep()
-    trainer.computed_metrics = {'MSE': 2.44}
     for epoch in (1, 2):
         trainer.model.epoch = epoch
-        hook(trainer)
+        hook(trainer)  # type: ignore[arg-type]
     assert received == [trainer.learning_schema.scheduler]
