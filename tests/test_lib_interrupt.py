@@ -178,3 +178,24 @@ def test_interrupted_cell_run_is_recorded_interrupted(
     assert found is not None
     assert found.last_status == 'interrupted'
     assert found.series['Lin', 'Trainer'].epochs == [1]
+
+
+def test_without_the_copy_an_interrupt_keeps_the_state_as_it_is(
+    experiment: Experiment[None], recorder: RecordingTracker
+) -> None:
+    experiment.trackers.subscribe(recorder)
+    with experiment.create_run(run_id='r'):
+        trainer = _trainer()
+        trainer.discard_interrupted_epoch = False
+        _Interrupt(trainer, epoch=2, batch=3)
+        with pytest.raises(KeyboardInterrupt):
+            trainer.train(3)
+        assert trainer.model.epoch == 2  # the epoch in progress counted
+        steps = {
+            int(state['step'])
+            for state in trainer.optimizer.state_dict()['state'].values()
+        }
+        assert steps == {N_BATCHES + 2}  # the updates done so far kept
+    (event,) = recorder.of_type(log_events.InterruptedTrainingEvent)
+    assert (event.epoch, event.discarded, event.saved) == (2, False, False)
+    assert recorder.of_type(log_events.SaveModelEvent) == []

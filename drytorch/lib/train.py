@@ -50,7 +50,15 @@ class Trainer(
         validation: the latest validation added with add_validation.
         pre_epoch_hooks: hooks run before each epoch, given the trainer.
         post_epoch_hooks: hooks run after each epoch, given the trainer.
+        discard_interrupted_epoch: on KeyboardInterrupt, put the model and
+            the optimizer back at the last completed epoch (this takes a
+            copy of their state at the start of every epoch, on their
+            device). Set it to False for a model whose state is too large
+            to copy: an interrupt then leaves the state as it was at that
+            moment, the epoch in progress counted and nothing saved.
     """
+
+    discard_interrupted_epoch: bool = True
 
     def __init__(
         self,
@@ -168,10 +176,12 @@ class Trainer(
             )
         )
         start = _interrupt.EpochStart(self)
+        discard = self.discard_interrupted_epoch
         in_epoch = False
         try:
             for _ in range(n_epochs):
-                start.take()
+                if discard:
+                    start.take()
                 in_epoch = True
                 scope.publish(
                     log_events.StartEpochEvent(
@@ -205,13 +215,14 @@ class Trainer(
         self, start: _interrupt.EpochStart, in_epoch: bool, first_epoch: int
     ) -> None:
         """Discard the epoch in progress, save the last completed one."""
-        if in_epoch:
+        discarded = in_epoch and start.epoch is not None
+        if discarded:
             start.restore()
         model = self.model
         if scope.active_run() is None:
             return
         saved = False
-        if model.epoch > first_epoch:
+        if model.epoch > first_epoch and (discarded or not in_epoch):
             try:
                 self.save_checkpoint()
             except exceptions.CheckpointNotInitializedError:
@@ -223,7 +234,7 @@ class Trainer(
                 source_name=self.name,
                 model_name=model.name,
                 epoch=model.epoch,
-                discarded=in_epoch,
+                discarded=discarded,
                 saved=saved,
             )
         )
