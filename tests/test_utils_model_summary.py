@@ -98,6 +98,19 @@ def test_shared_parameters_count_once_and_rows_are_capped() -> None:
     net = nn.Sequential(shared, nn.ReLU(), shared)
     summary = model_summary.summarize(net)
     assert summary.total_params == 12
+    encoder, decoder = nn.Linear(3, 3), nn.Linear(3, 3)
+    decoder.weight = encoder.weight  # tied weights
+    tied = model_summary.summarize(nn.Sequential(encoder, decoder))
+    assert tied.total_params == 9 + 3 + 3
+    # each layer holds its weight and its bias
+    assert [layer.params for layer in tied.layers] == [12, 12]
+    nested = nn.Sequential(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1)))
+    rows = model_summary.summarize(nested).layers
+    assert [(row.name, row.params) for row in rows] == [
+        ('0', 9),
+        ('0.0', 6),
+        ('0.1', 3),
+    ]
     deep = nn.Sequential(*[nn.Linear(2, 2) for _ in range(10)])
     capped = model_summary.summarize(deep, max_rows=4)
     assert len(capped.layers) == 4

@@ -175,14 +175,47 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix('torch.')
 
 
-def _subtree_counts(module: nn.Module) -> tuple[int, int]:
+def _subtree_counts(module: nn.Module) -> list[int]:
     total = trainable = 0
     for param in module.parameters():  # each parameter once
         count = _numel(param)
         total += count
         if param.requires_grad:
             trainable += count
-    return total, trainable
+    return [total, trainable]
+
+
+def _all_counts(entries: list[tuple[str, nn.Module]]) -> list[list[int]]:
+    """[parameters, trainable] of each module's sub-tree (pre-order list).
+
+    One pass over the parameters, summed up the tree: linear in the size
+    of the model. Parameters shared between modules (tied weights) count
+    in every sub-tree that holds them, as each module's own
+    ``parameters()`` would count them.
+    """
+    seen: set[int] = set()
+    shared = False
+    sums: list[list[int]] = []
+    for _, sub in entries:
+        total = trainable = 0
+        for param in sub.parameters(recurse=False):
+            shared = shared or id(param) in seen
+            seen.add(id(param))
+            count = _numel(param)
+            total += count
+            if param.requires_grad:
+                trainable += count
+        sums.append([total, trainable])
+    if shared:  # rare: count each sub-tree on its own
+        return [_subtree_counts(sub) for _, sub in entries]
+    # pre-order: every module comes after its parent, so adding each
+    # module to its parent, last first, sums up whole sub-trees
+    index = {name: position for position, (name, _) in enumerate(entries)}
+    for position in range(len(entries) - 1, 0, -1):
+        parent = sums[index[entries[position][0].rpartition('.')[0]]]
+        parent[0] += sums[position][0]
+        parent[1] += sums[position][1]
+    return sums
 
 
 def _sizes(module: nn.Module) -> tuple[tuple[DtypeSize, ...], int]:
@@ -232,32 +265,28 @@ def summarize(module: nn.Module, max_rows: int = MAX_ROWS) -> ModelSummary:
     if max_rows < 0:
         msg = f'Expected max_rows >= 0, got {max_rows}.'
         raise ValueError(msg)
-    layers: list[LayerSummary] = []
-    n_modules = n_eval = 0
-    for name, sub in module.named_modules():
-        if not name:
-            continue  # the root: its counts are the totals
-        n_modules += 1
-        n_eval += not sub.training
-        if len(layers) >= max_rows:
-            continue
-        params, trainable = _subtree_counts(sub)
-        layers.append(
-            LayerSummary(
-                name=name,
-                type_name=type(sub).__name__,
-                depth=name.count('.') + 1,
-                params=params,
-                trainable=trainable,
-                n_children=sum(1 for _ in sub.children()),
-            )
+    entries = list(module.named_modules())  # the root first, pre-order
+    counts = _all_counts(entries)
+    layers = [
+        LayerSummary(
+            name=name,
+            type_name=type(sub).__name__,
+            depth=name.count('.') + 1,
+            params=params,
+            trainable=trainable,
+            n_children=sum(1 for _ in sub.children()),
         )
-    total, trainable = _subtree_counts(module)
+        for (name, sub), (params, trainable) in zip(
+            entries[1 : max_rows + 1], counts[1 : max_rows + 1], strict=True
+        )
+    ]
+    n_eval = sum(not sub.training for _, sub in entries[1:])
+    total, trainable = counts[0]
     sizes, uninitialized = _sizes(module)
     return ModelSummary(
         class_name=type(module).__name__,
         layers=tuple(layers),
-        n_modules=n_modules,
+        n_modules=len(entries) - 1,
         n_eval=n_eval,
         total_params=total,
         trainable_params=trainable,
