@@ -70,6 +70,7 @@ class _Source:
         self.root = pathlib.Path(par_dir) / history.REGISTRY_FOLDER
         self.known: dict[str, pathlib.Path] = {}
         self.configs: dict[str, Any] = {}
+        self.without_runs: list[str] = []
 
     def on_disk(self) -> list[str]:
         try:
@@ -124,6 +125,8 @@ def _select(
             if not every_run:
                 last = registry.last()
                 records = [last] if last is not None else []
+            if not records:
+                source.without_runs.append(name)
             selected.extend(
                 read_results(name, source.known[name], r) for r in records
             )
@@ -177,14 +180,17 @@ class Comparison:
         runs: Sequence[RunResults],
         configs: Mapping,
         show_code: bool = False,
+        without_runs: Sequence[str] = (),
     ) -> None:
         """Args:
         runs: the runs to compare.
         configs: fallback configurations by experiment name.
         show_code: add the differences between the notebook cells of the
             two runs.
+        without_runs: the asked-for experiments that have no run.
         """  # noqa: D205
         self.runs = list(runs)
+        self.without_runs = list(without_runs)
         self.show_code = show_code
         flat = []
         for run in self.runs:
@@ -215,9 +221,13 @@ class Comparison:
         self.notes = self._notes(metrics)
 
     def _notes(self, metrics: Mapping[Any, int]) -> list[str]:
+        empty = [
+            f'Experiment {name} has no recorded run.'
+            for name in self.without_runs
+        ]
         if not self.runs:
-            return ['No runs to compare: none is recorded.']
-        notes = [
+            return [*empty, 'No runs to compare: none is recorded.']
+        notes = empty + [
             f'{run.experiment}/{run.record.id}: {run.note}.'
             for run in self.runs
             if run.history is None
@@ -480,4 +490,6 @@ def compare_runs(
     source = _Source(pathlib.Path(par_dir))
     names = list(dict.fromkeys(source.add(target) for target in experiments))
     runs = _select(source, names, run_ids, every_run)
-    return Comparison(runs, source.configs, show_code=code)
+    return Comparison(
+        runs, source.configs, show_code=code, without_runs=source.without_runs
+    )

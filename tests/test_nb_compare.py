@@ -185,6 +185,7 @@ def test_zero_runs_and_unrelated_metrics_are_said_plainly(
     assert nothing.runs == []
     assert 'No runs to compare' in str(nothing)
     assert 'No runs to compare' in nothing._repr_html_()
+    assert 'Experiment Empty has no recorded run.' in str(nothing)
 
     first = _experiment(tmp_path, 'First')
     second = _experiment(tmp_path, 'Second')
