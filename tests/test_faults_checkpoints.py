@@ -12,6 +12,7 @@ SIGKILL at random instants of repeated re-saves.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import pathlib
@@ -27,6 +28,7 @@ from typing import Any
 import pytest
 import torch
 from conftest import Config
+from mounts import fill_disk, tmpfs
 from torch import nn
 
 from drytorch.core import exceptions
@@ -363,3 +365,28 @@ def test_sigkill_at_random_instants_of_resaves(run: Run) -> None:
         assert value in (float(last_done), float(last_done + 1))
         last_done = int(value)
         assert sorted(os.listdir(model_dir)) == ['epoch_2', 'epoch_3']
+
+
+def test_save_on_a_full_disk_names_the_file_and_keeps_the_epoch(
+    run: Run, tmp_path: pathlib.Path
+) -> None:
+    with tmpfs(tmp_path / 'small', '1m') as small:
+        torch.manual_seed(0)
+        checkpoint = LocalCheckpoint(par_dir=small)
+        model = Model(
+            nn.Linear(64, 64), name='M', device='cpu', checkpoint=checkpoint
+        )
+        _mark(model, 1)
+        model.epoch = 1
+        model.save_state()
+        fill_disk(small)
+        _mark(model, 2)
+        with pytest.raises(OSError) as info:
+            model.save_state()  # the re-save fails: no space
+        assert info.value.errno == errno.ENOSPC
+        assert 'epoch_1' in str(info.value)  # the error names the checkpoint
+        # a failed save leaves nothing behind, and the epoch as it was
+        assert os.listdir(small / 'M') == ['epoch_1']
+        _mark(model, -1)
+        model.load_state()
+        assert _value(model) == 1.0

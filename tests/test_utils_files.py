@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import pathlib
 import stat
@@ -104,3 +106,60 @@ class TestSafeJoin:
         (root / 'link').symlink_to(outside)
         with pytest.raises(exceptions.InvalidNameError, match='outside'):
             safe_join(root, 'link', 'file.txt')
+
+
+# reserved space and errors that name the file
+
+
+def test_replace_from_reserve_writes_into_the_reserved_file(
+    tmp_path: pathlib.Path,
+) -> None:
+    reserve = tmp_path / '.target.reserved'
+    target = tmp_path / 'target.json'
+    target.write_text('{"old": 1}')
+    files.reserve_space(reserve, 64)
+    assert reserve.stat().st_size == 64
+    assert files.replace_from_reserve(reserve, target, b'{"new": 2}')
+    assert not reserve.exists()
+    content = target.read_bytes()
+    assert len(content) == 64  # padded: the reserved blocks were reused
+    assert json.loads(content) == {'new': 2}
+
+
+def test_replace_from_reserve_without_room_changes_nothing(
+    tmp_path: pathlib.Path,
+) -> None:
+    target = tmp_path / 'target.json'
+    target.write_text('old')
+    assert not files.replace_from_reserve(tmp_path / 'none', target, b'x')
+    reserve = tmp_path / '.small'
+    files.reserve_space(reserve, 2)
+    assert not files.replace_from_reserve(reserve, target, b'too long')
+    assert target.read_text() == 'old'
+    assert reserve.stat().st_size == 2
+
+
+def test_errors_without_a_file_name_get_one() -> None:
+    unnamed = OSError(errno.ENOSPC, 'No space left on device')
+    named = files.naming_path(unnamed, pathlib.Path('/x/runs/r.json'))
+    assert named.errno == errno.ENOSPC
+    assert named.filename == '/x/runs/r.json'
+    assert '/x/runs/r.json' in str(named)
+    already = PermissionError(errno.EACCES, 'Permission denied', '/y')
+    assert files.naming_path(already, '/z') is already
+    denied = files.naming_path(PermissionError(errno.EACCES, 'no'), '/z')
+    assert isinstance(denied, PermissionError)  # the errno's own class
+
+
+def test_atomic_write_error_names_the_target(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fsync', full)
+    target = tmp_path / 'record.json'
+    with pytest.raises(OSError, match=r'record\.json') as info:
+        files.atomic_write_text(target, 'data')
+    assert info.value.errno == errno.ENOSPC
+    assert os.listdir(tmp_path) == []  # the temporary file was removed

@@ -655,9 +655,12 @@ class LocalCheckpoint(AbstractCheckpoint):
         displaced = False
         try:
             os.mkdir(temp)
-            _save_file(module_state, temp / _MODEL_FILE)
-            if optimizer_state is not None:
-                _save_file(optimizer_state, temp / _OPTIMIZER_FILE)
+            try:
+                _save_file(module_state, temp / _MODEL_FILE)
+                if optimizer_state is not None:
+                    _save_file(optimizer_state, temp / _OPTIMIZER_FILE)
+            except OSError as error:  # e.g. a full disk, which names nothing
+                raise files.naming_path(error, final) from error
             _fsync_dir(temp)
             # a folder cannot be renamed over a non-empty one: the previous
             # checkpoint of this epoch goes aside, where readers find it

@@ -24,6 +24,7 @@ from drytorch.core import exceptions
 __all__ = [
     'atomic_write_bytes',
     'atomic_write_text',
+    'naming_path',
     'replace_from_reserve',
     'reserve_space',
     'safe_join',
@@ -75,12 +76,16 @@ def atomic_write_bytes(path: _PathLike, data: bytes) -> None:
                 os.unlink(temp)
             raise
     except OSError as error:
-        raise _naming(error, target) from error
+        raise naming_path(error, target) from error
     _fsync_dir(folder)
 
 
-def _naming(error: OSError, path: pathlib.Path) -> OSError:
-    """The error itself if it names a file, else a copy naming ``path``."""
+def naming_path(error: OSError, path: _PathLike) -> OSError:
+    """The error itself if it names a file, else a copy naming ``path``.
+
+    Raise it ``from error``: a full disk reports ``ENOSPC`` without a file
+    name, which leaves the user guessing which write failed.
+    """
     if error.filename is not None or error.errno is None:
         return error
     # OSError(errno, ...) picks the subclass of the errno (ENOSPC: OSError)
@@ -102,7 +107,7 @@ def reserve_space(path: _PathLike, size: int) -> None:
     except OSError as error:
         with contextlib.suppress(OSError):
             reserve.unlink()
-        raise _naming(error, reserve) from error
+        raise naming_path(error, reserve) from error
 
 
 def replace_from_reserve(
@@ -136,7 +141,7 @@ def replace_from_reserve(
             os.fsync(stream.fileno())
         os.replace(reserve_path, target)
     except OSError as error:
-        raise _naming(error, target) from error
+        raise naming_path(error, target) from error
     _fsync_dir(target.parent)
     return True
 
