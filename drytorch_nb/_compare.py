@@ -21,34 +21,20 @@ import html
 import json
 import os
 import pathlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from drytorch import Experiment
-from drytorch.core import exceptions, history
-from drytorch.core.registry import RunRegistry
+from drytorch.core import history
 from drytorch.trackers.code import NOTEBOOK_NAME, read_cells
 from drytorch.utils.formatting import format_number
 from drytorch_nb._compare_chart import RUN_COLORS, Curve, chart_svg
-from drytorch_nb._results import (
-    ResultsTable,
-    RunResults,
-    best_index,
-    read_results,
-)
+from drytorch_nb._compare_select import RunSource, select_runs
+from drytorch_nb._results import ResultsTable, RunResults, best_index
 
 __all__ = ['Comparison', 'compare_runs']
 
-_MAX_LISTED = 20
 _SEP = '.'
-
-
-def _listed(names: Iterable[str]) -> list[str]:
-    names = sorted(names)
-    if len(names) > _MAX_LISTED:
-        more = len(names) - _MAX_LISTED
-        return [*names[:_MAX_LISTED], f'... ({more} more)']
-    return names
 
 
 def _flatten(value: Any, prefix: str = '') -> dict[str, str]:
@@ -61,104 +47,6 @@ def _flatten(value: Any, prefix: str = '') -> dict[str, str]:
     if isinstance(value, float | int) and not isinstance(value, bool):
         return {prefix or '(value)': format_number(value)}
     return {prefix or '(value)': json.dumps(value, default=repr)}
-
-
-class _Source:
-    """Where runs are looked up: experiments by name and their folders."""
-
-    def __init__(self, par_dir: pathlib.Path) -> None:
-        self.root = pathlib.Path(par_dir) / history.REGISTRY_FOLDER
-        self.known: dict[str, pathlib.Path] = {}
-        self.configs: dict[str, Any] = {}
-        self.without_runs: list[str] = []
-
-    def on_disk(self) -> list[str]:
-        try:
-            entries = list(os.scandir(self.root))
-        except FileNotFoundError:
-            return []
-        return sorted(
-            entry.name
-            for entry in entries
-            if entry.is_dir()
-            and (
-                os.path.isdir(os.path.join(entry.path, 'runs'))
-                or os.path.isfile(os.path.join(entry.path, 'runs.json'))
-            )
-        )
-
-    def add(self, target: Experiment[Any] | str) -> str:
-        if isinstance(target, Experiment):
-            self.known[target.name] = target.registry.path
-            self.configs[target.name] = target.config
-            return target.name
-        if not isinstance(target, str):
-            msg = (
-                'Expected an Experiment or an experiment name, got '
-                f'{type(target).__name__}.'
-            )
-            raise TypeError(msg)
-        if target in self.known:
-            return target
-        names = self.on_disk()
-        if target not in names:
-            raise exceptions.UnknownRunError(
-                f'an experiment recorded in {self.root}',
-                target,
-                _listed(names),
-            )
-        self.known[target] = history.registry_dir(self.root.parent, target)
-        return target
-
-
-def _select(
-    source: _Source,
-    experiments: list[str],
-    run_ids: Sequence[str],
-    every_run: bool,
-) -> list[RunResults]:
-    selected: list[RunResults] = []
-    if not run_ids:
-        for name in experiments:
-            registry = RunRegistry(source.known[name])
-            records = registry.load_all()
-            if not every_run:
-                last = registry.last()
-                records = [last] if last is not None else []
-            if not records:
-                source.without_runs.append(name)
-            selected.extend(
-                read_results(name, source.known[name], r) for r in records
-            )
-        return selected
-    scope = experiments or source.on_disk()
-    for name in scope:
-        source.add(name)
-    for run_id in run_ids:
-        exp_name, _, bare_id = run_id.rpartition('/')
-        names = [exp_name] if exp_name else scope
-        if exp_name:
-            source.add(exp_name)
-        found = []
-        for name in names:
-            record = RunRegistry(source.known[name]).get(bare_id)
-            if record is not None:
-                found.append(read_results(name, source.known[name], record))
-        if not found:
-            known = [
-                f'{name}/{record.id}'
-                for name in names
-                for record in RunRegistry(source.known[name]).load_all()
-            ]
-            raise exceptions.UnknownRunError('a run', run_id, _listed(known))
-        if len(found) > 1:
-            raise exceptions.UnknownRunError(
-                'one run (write EXPERIMENT/RUN_ID) among',
-                run_id,
-                [f'{r.experiment}/{r.record.id}' for r in found],
-            )
-        selected.extend(found)
-    return selected
 
 
 class Comparison:
@@ -487,9 +375,9 @@ def compare_runs(
             (e for e in experiments if isinstance(e, Experiment)), None
         )
         par_dir = first.par_dir if first is not None else pathlib.Path()
-    source = _Source(pathlib.Path(par_dir))
+    source = RunSource(pathlib.Path(par_dir))
     names = list(dict.fromkeys(source.add(target) for target in experiments))
-    runs = _select(source, names, run_ids, every_run)
+    runs = select_runs(source, names, run_ids, every_run)
     return Comparison(
         runs, source.configs, show_code=code, without_runs=source.without_runs
     )
