@@ -224,14 +224,17 @@ def test_foreign_files_raise_naming_the_file(
     assert path.read_bytes() == content
 
 
+@pytest.mark.parametrize(
+    'foreign', [b'not a history\n', b'no line break', b'a\nb\ntorn']
+)
 def test_writer_never_overwrites_a_foreign_file(
-    tmp_path: pathlib.Path,
+    tmp_path: pathlib.Path, foreign: bytes
 ) -> None:
     experiment = _experiment(tmp_path)
     with experiment.create_run(run_id='r1'):
         pass
     path = history.history_path(experiment.registry.path, 'r1')
-    path.write_bytes(b'not a history\n')
+    path.write_bytes(foreign)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         with experiment.create_run(run_id='r1', resume=True):
@@ -241,7 +244,7 @@ def test_writer_never_overwrites_a_foreign_file(
         and 'HistoryCorruptedError' in str(w.message)
         for w in caught
     ), [str(w.message) for w in caught]
-    assert path.read_bytes() == b'not a history\n'
+    assert path.read_bytes() == foreign
 
 
 def test_resolve_epochs_keeps_the_later_values() -> None:

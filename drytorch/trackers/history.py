@@ -24,7 +24,7 @@ import os
 import pathlib
 import time
 
-from drytorch.core import history, log_events
+from drytorch.core import exceptions, history, log_events
 from drytorch.core.registry import RunRegistry
 from drytorch.core.track import Tracker, on
 from drytorch.utils import files
@@ -35,13 +35,30 @@ _TAIL_CHUNK = 1 << 16
 
 
 def _cut_torn_tail(path: pathlib.Path) -> int:
-    """Cut an incomplete last line; return the size of what is left."""
+    """Check the header, cut an incomplete last line; return what is left.
+
+    An empty file gives 0 (it gets a header). Anything else must start with
+    a complete history header, checked before anything is cut: a file that
+    is not a history is never changed.
+
+    Raises:
+        HistoryCorruptedError: if the file is not a history file.
+    """
     with open(path, 'r+b') as stream:
         size = stream.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        stream.seek(0)
+        first = stream.readline()
+        if not first.endswith(b'\n'):
+            raise exceptions.HistoryCorruptedError(
+                path, 'it has no complete first line'
+            )
+        history.check_header(path, first)
         position = size
-        end = 0
-        while position > 0:
-            start = max(0, position - _TAIL_CHUNK)
+        end = len(first)
+        while position > len(first):
+            start = max(len(first), position - _TAIL_CHUNK)
             stream.seek(start)
             index = stream.read(position - start).rfind(b'\n')
             if index != -1:
@@ -50,9 +67,6 @@ def _cut_torn_tail(path: pathlib.Path) -> int:
             position = start
         if end != size:
             stream.truncate(end)
-        if end:
-            stream.seek(0)
-            history.check_header(path, stream.readline())
     return end
 
 
