@@ -28,7 +28,6 @@ __all__ = [
     'format_metrics',
     'header_html',
     'log_html',
-    'metadata_html',
     'status_html',
     'text_label',
 ]
@@ -135,13 +134,6 @@ def _nested_html(value: object, depth: int = 0) -> str:
 def config_html(config: object) -> str:
     """The configuration: a table of its fields, or its escaped repr."""
     return _nested_html(config)
-
-
-def metadata_html(metadata: Mapping[str, Any]) -> str:
-    """An actor's metadata as nested tables of escaped values."""
-    if not metadata:
-        return '<i>no metadata</i>'
-    return _nested_html(metadata)
 
 
 def header_html(state: PanelState, now: float | None = None) -> str:
