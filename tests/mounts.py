@@ -1,8 +1,9 @@
 """Real small and read-only file systems for the fault tests.
 
 As root (CI), :func:`tmpfs` mounts a tmpfs of a given size on a folder and
-:func:`read_only` remounts it read-only; both unmount at the end. Elsewhere
-the tests that need them are skipped, with the reason.
+:func:`read_only` remounts it read-only; both unmount at the end. Without
+root the tests that need them are skipped, with the reason; as root under
+``CI``, a refused mount fails them (CI must run them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-__all__ = ['fill_disk', 'read_only', 'tmpfs']
+__all__ = ['fill_disk', 'read_only', 'tmpfs', 'unavailable']
 
 
 def _mount(*args: str) -> None:
@@ -38,19 +39,26 @@ def _can_mount() -> str | None:
     return None
 
 
+def unavailable(reason: str) -> None:
+    """Skip the test, or fail it as root under CI, where CI can mount."""
+    if os.environ.get('CI') and os.name == 'posix' and os.geteuid() == 0:
+        pytest.fail(f'CI must run the file-system fault tests: {reason}')
+    pytest.skip(reason)
+
+
 @contextlib.contextmanager
 def tmpfs(folder: pathlib.Path, size: str = '1m') -> Iterator[pathlib.Path]:
     """A tmpfs of ``size`` on ``folder`` (skips the test if not root)."""
     reason = _can_mount()
     if reason is not None:
-        pytest.skip(reason)
+        unavailable(reason)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         _mount(
             '-t', 'tmpfs', '-o', f'size={size},mode=0755', 'tmpfs', str(folder)
         )
     except OSError as error:
-        pytest.skip(f'this machine refuses to mount a tmpfs: {error}')
+        unavailable(f'this machine refuses to mount a tmpfs: {error}')
     try:
         yield folder
     finally:

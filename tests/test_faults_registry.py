@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from conftest import Config
-from mounts import fill_disk, read_only, tmpfs
+from mounts import fill_disk, read_only, tmpfs, unavailable
 
 from drytorch.core import exceptions
 from drytorch.core.experiment import Experiment
@@ -313,3 +313,19 @@ def test_run_failing_on_full_disk_is_recorded_failed(
             fill_disk(small_disk)
             raise RuntimeError('boom')
     assert exp.registry.get('r').status == 'failed'  # type: ignore[union-attr]
+
+
+def test_unmountable_fails_as_root_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, 'geteuid', lambda: 0)
+    monkeypatch.setenv('CI', 'true')
+    with pytest.raises(pytest.fail.Exception, match='CI must run'):
+        unavailable('no mount here')
+    monkeypatch.delenv('CI')
+    with pytest.raises(pytest.skip.Exception, match='no mount here'):
+        unavailable('no mount here')
+    monkeypatch.setenv('CI', 'true')
+    monkeypatch.setattr(os, 'geteuid', lambda: 1000)  # not root: skipped
+    with pytest.raises(pytest.skip.Exception):
+        unavailable('needs root')
