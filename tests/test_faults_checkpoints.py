@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import torch
 from conftest import Config
-from mounts import fill_disk, tmpfs
+from mounts import fill_disk, read_only, tmpfs
 from torch import nn
 
 from drytorch.core import exceptions
@@ -390,3 +390,23 @@ def test_save_on_a_full_disk_names_the_file_and_keeps_the_epoch(
         _mark(model, -1)
         model.load_state()
         assert _value(model) == 1.0
+
+
+def test_interrupted_resave_loads_from_a_read_only_folder(
+    run: Run, tmp_path: pathlib.Path
+) -> None:
+    """Mid-recovery and read-only: the displaced save is read in place."""
+    with tmpfs(tmp_path / 'small', '4m') as small:
+        checkpoint = LocalCheckpoint(par_dir=small)
+        model = Model(
+            nn.Linear(4, 3), name='M', device='cpu', checkpoint=checkpoint
+        )
+        names = _count_steps(model)
+        second_rename = [i for i, n in enumerate(names, 1) if n == 'rename']
+        _prepare(model)
+        assert _resave_in_killed_child(model, second_rename[1]) == 137
+        with read_only(small):
+            assert _loaded_value(model, -1) == float(_EPOCH)
+            assert not (small / 'M' / 'epoch_3').exists()  # nothing written
+        _loaded_value(model, -1)  # writable again: the next load repairs
+        assert sorted(os.listdir(small / 'M')) == ['epoch_2', 'epoch_3']
