@@ -8,6 +8,7 @@ so logs and captured outputs stay one line per event.
 from __future__ import annotations
 
 from drytorch.core import log_events
+from drytorch.utils.formatting import format_number
 from drytorch_nb._render import format_metrics
 
 __all__ = ['event_line', 'one_line']
@@ -40,8 +41,16 @@ def _describe(event: log_events.Event) -> str | None:
     if isinstance(event, log_events.StopExperimentEvent):
         return f'Run {event.run_id} of {event.exp_name}: {event.status}'
     if isinstance(event, log_events.ModelRegistrationEvent):
+        summary = event.summary
+        if summary is None:
+            return (
+                f'Model {event.model_name}: '
+                f'{_first_line(event.architecture_repr)}'
+            )
         return (
-            f'Model {event.model_name}: {_first_line(event.architecture_repr)}'
+            f'Model {event.model_name}: {summary.class_name}, '
+            f'{format_number(summary.total_params)} parameters '
+            f'({format_number(summary.trainable_params)} trainable)'
         )
     if isinstance(event, log_events.ActorRegistrationEvent):
         return f'Actor {event.actor_name} acts on {event.model_name}'

@@ -297,3 +297,17 @@ def test_the_training_cell_shows_a_compact_view_that_turns_static(
     assert '10/10' in static and 'loss=0.25' in static and 'Epoch' in static
     assert box.comm is None and view.status.comm is not None
     assert view._compacts == []
+
+
+def test_log_line_of_a_model_gives_its_class_and_parameter_counts() -> None:
+    from drytorch.utils.model_summary import summarize
+    from drytorch_nb._text import event_line
+
+    module = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
+    module[0].requires_grad_(False)  # 40 frozen, 9 trainable
+    event = log_events.ModelRegistrationEvent(
+        'net', NOW, repr(module), summarize(module)
+    )
+    assert event_line(event) == (
+        'Model net: Sequential, 49 parameters (9 trainable)'
+    )
