@@ -31,9 +31,8 @@ from conftest import Config
 from mounts import fill_disk, read_only, tmpfs
 from torch import nn
 
-from drytorch.core import exceptions
+from drytorch.core import exceptions, processes
 from drytorch.core.experiment import Experiment, Run
-from drytorch.lib import checkpoints
 from drytorch.lib.checkpoints import LocalCheckpoint
 from drytorch.lib.models import Model
 
@@ -255,7 +254,7 @@ def test_leftovers_of_live_writers_are_kept(
     _prepare(model)
     model_dir = _model_dir(model)
     pid = os.getppid()  # alive, and not this process
-    start = checkpoints.processes.start_time(pid)
+    start = processes.start_time(pid)
     live = model_dir / f'.epoch_3.{pid}-{start}-0.tmp'
     reused = model_dir / f'.epoch_3.{pid}-1-0.tmp'  # the pid was reused
     for folder in (live, reused):

@@ -2,24 +2,10 @@
 
 An epoch's checkpoint is a folder ``<model dir>/epoch_<N>`` holding
 ``model_state.pt`` and, when an optimizer is bound, ``optimizer_state.pt``.
-Both files are written into a hidden temporary folder that is renamed to
-``epoch_<N>`` once complete, so a checkpoint folder is never half-written.
 The last checkpoint is the one with the highest epoch number; anything else
-in the model folder is ignored.
-
-Saving an epoch that is already saved moves the previous folder aside
-(``.epoch_<N>.<owner>.old``) before the new one takes its name. Readers
-treat that folder as epoch ``N`` while ``epoch_<N>`` is missing, so a
-process killed at any instant of a re-save leaves either the new or the
-previous complete checkpoint of the epoch, never only an older epoch.
-
-What a killed save may leave behind is bounded: hidden folders named
-``.epoch_<N>.<owner>.tmp``, ``.old`` or ``.del``, holding together at most
-one checkpoint more than the model folder holds otherwise. ``<owner>`` is
-the writer's pid and process start time; the next save or load of the model
-(by any process) removes the leftovers of writers that are no longer alive,
-putting a displaced previous checkpoint back as ``epoch_<N>`` if it is the
-only copy. A save that fails with an exception removes its own leftovers.
+in the model folder is ignored. Saves are crash-safe, re-saves of an epoch
+included, and what a killed save leaves behind is bounded and removed by
+the next save or load (see :mod:`drytorch.lib._checkpoint_files`).
 
 Loading reads and checks everything before changing anything: a load that
 fails leaves the model's epoch, the module and the optimizer as they were.
@@ -29,15 +15,9 @@ Files are read with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import abc
-import contextlib
 import dataclasses
 import functools
-import itertools
-import os
 import pathlib
-import re
-import shutil
-import threading
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -45,8 +25,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from drytorch.core import exceptions, log_events, naming, processes, scope
+from drytorch.core import exceptions, log_events, naming, scope
 from drytorch.core.protocols import ModelProtocol
+from drytorch.lib import _checkpoint_files as layout
 from drytorch.utils import files
 
 __all__ = [
@@ -56,17 +37,6 @@ __all__ = [
     'LocalCheckpoint',
 ]
 
-_EPOCH_PREFIX = 'epoch_'
-# only the names this module writes: no sign, no leading zero, ASCII digits
-_EPOCH_DIR = re.compile(r'epoch_(0|[1-9][0-9]*)')
-_MODEL_FILE = 'model_state.pt'
-_OPTIMIZER_FILE = 'optimizer_state.pt'
-# what a save writes beside epoch_<N>: .epoch_<N>.<pid>[-<start>[-<n>]].<kind>
-# (a bare pid: written by earlier versions)
-_LEFTOVER = re.compile(
-    r'\.epoch_(0|[1-9][0-9]*)\.([0-9]+)(?:-([0-9]+|x)(?:-[0-9]+)?)?'
-    r'\.(tmp|old|del)'
-)
 # a reader that finds a folder moved away by a concurrent save looks again
 _READ_ATTEMPTS = 5
 
@@ -105,10 +75,6 @@ def _unwrapped(model: Any) -> nn.Module:
     ):
         return module.module
     return module
-
-
-def _epoch_dir_name(epoch: int) -> str:
-    return f'{_EPOCH_PREFIX}{epoch}'
 
 
 class CheckpointPathManager:
@@ -155,7 +121,9 @@ class CheckpointPathManager:
 
     def epoch_dir_of(self, epoch: int) -> pathlib.Path:
         """Return the folder of the checkpoint of an epoch."""
-        return self.model_dir / _epoch_dir_name(_check_epoch_number(epoch))
+        return self.model_dir / layout.epoch_dir_name(
+            _check_epoch_number(epoch)
+        )
 
     @property
     def epoch_dir(self) -> pathlib.Path:
@@ -165,12 +133,12 @@ class CheckpointPathManager:
     @property
     def model_state_path(self) -> pathlib.Path:
         """The module's state file at the model's epoch."""
-        return self.epoch_dir / _MODEL_FILE
+        return self.epoch_dir / layout.MODEL_FILE
 
     @property
     def optimizer_state_path(self) -> pathlib.Path:
         """The optimizer's state file at the model's epoch."""
-        return self.epoch_dir / _OPTIMIZER_FILE
+        return self.epoch_dir / layout.OPTIMIZER_FILE
 
 
 def _default_dir() -> pathlib.Path:
@@ -490,102 +458,6 @@ def _torch_load(stream: Any, path: pathlib.Path, device: torch.device) -> Any:
             raise
 
 
-def _fsync_dir(folder: pathlib.Path) -> None:
-    if os.name != 'posix':
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _save_file(obj: Any, path: pathlib.Path) -> None:
-    with path.open('xb') as stream:
-        torch.save(obj, stream)
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
-_counter = itertools.count()
-_in_progress: set[str] = set()  # owner tags of this process's live saves
-_in_progress_lock = threading.Lock()
-
-
-def _own_prefix() -> str:
-    pid = os.getpid()
-    return f'{pid}-{processes.start_time(pid) or "x"}'
-
-
-def _new_owner_tag() -> str:
-    # pid and start time name the process; the counter, the save
-    tag = f'{_own_prefix()}-{next(_counter)}'
-    with _in_progress_lock:
-        _in_progress.add(tag)
-    return tag
-
-
-def _release_owner_tag(tag: str) -> None:
-    with _in_progress_lock:
-        _in_progress.discard(tag)
-
-
-def _owner_gone(name: str, pid: int, start: str | None) -> bool:
-    """Whether the save that wrote a leftover can no longer finish it."""
-    tag = name.split('.')[2]
-    if pid == os.getpid() and tag.startswith(_own_prefix() + '-'):
-        with _in_progress_lock:
-            return tag not in _in_progress
-    if start == 'x':
-        start = None
-    return not processes.is_alive(pid, start)
-
-
-def _remove_tree(path: pathlib.Path) -> None:
-    # renamed first, so that an interrupted removal never leaves a
-    # partial folder under a name that readers trust
-    if path.name.endswith('.old'):
-        trash = path.with_name(path.name[: -len('old')] + 'del')
-        try:
-            os.rename(path, trash)
-        except FileNotFoundError:
-            return
-        except OSError:
-            trash = path
-        path = trash
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _tidy(model_dir: pathlib.Path) -> None:
-    """Remove what saves of dead processes left; restore lone epochs.
-
-    Best effort: a folder that cannot be changed (read-only) stays as it
-    is, and readers still find a displaced checkpoint where it is.
-    """
-    try:
-        entries = list(os.scandir(model_dir))
-    except OSError:
-        return
-    for entry in entries:
-        match = _LEFTOVER.fullmatch(entry.name)
-        if match is None:
-            continue
-        epoch, pid, start, kind = match.groups()
-        if not _owner_gone(entry.name, int(pid), start):
-            continue
-        path = pathlib.Path(entry.path)
-        if kind == 'old':
-            final = model_dir / _epoch_dir_name(int(epoch))
-            if not os.path.lexists(final):
-                with contextlib.suppress(OSError):
-                    # the only copy of the epoch: it takes its name back
-                    os.rename(path, final)
-                    _fsync_dir(model_dir)
-                    continue
-        _remove_tree(path)
-
-
 class LocalCheckpoint(AbstractCheckpoint):
     """Checkpoints in the file system.
 
@@ -622,7 +494,7 @@ class LocalCheckpoint(AbstractCheckpoint):
 
     def saved_epochs(self) -> list[int]:
         """List the epochs with a checkpoint, in increasing order."""
-        return sorted(_saved_epochs(self.paths.model_dir))
+        return sorted(layout.saved_epochs(self.paths.model_dir))
 
     def _write(
         self,
@@ -630,69 +502,18 @@ class LocalCheckpoint(AbstractCheckpoint):
         module_state: Mapping[str, Any],
         optimizer_state: Mapping[str, Any] | None,
     ) -> str:
-        paths = self.paths
-        final = paths.epoch_dir_of(epoch)
-        model_dir = final.parent
-        model_dir.mkdir(parents=True, exist_ok=True)
-        _tidy(model_dir)
-        tag = _new_owner_tag()
-        try:
-            self._replace(final, tag, module_state, optimizer_state)
-        finally:
-            _release_owner_tag(tag)
+        final = self.paths.epoch_dir_of(epoch)
+        layout.write_epoch(final, module_state, optimizer_state)
         return str(final)
-
-    @staticmethod
-    def _replace(
-        final: pathlib.Path,
-        tag: str,
-        module_state: Mapping[str, Any],
-        optimizer_state: Mapping[str, Any] | None,
-    ) -> None:
-        model_dir = final.parent
-        temp = model_dir / f'.{final.name}.{tag}.tmp'
-        old = model_dir / f'.{final.name}.{tag}.old'
-        displaced = False
-        try:
-            os.mkdir(temp)
-            try:
-                _save_file(module_state, temp / _MODEL_FILE)
-                if optimizer_state is not None:
-                    _save_file(optimizer_state, temp / _OPTIMIZER_FILE)
-            except OSError as error:  # e.g. a full disk, which names nothing
-                raise files.naming_path(error, final) from error
-            _fsync_dir(temp)
-            # a folder cannot be renamed over a non-empty one: the previous
-            # checkpoint of this epoch goes aside, where readers find it
-            # until the new one has the name
-            try:
-                os.rename(final, old)
-            except FileNotFoundError:
-                pass
-            else:
-                displaced = True
-            try:
-                os.rename(temp, final)
-            except BaseException:
-                if displaced:
-                    with contextlib.suppress(OSError):
-                        os.rename(old, final)
-                raise
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
-        _fsync_dir(model_dir)
-        if displaced:
-            _remove_tree(old)
 
     def _read(self, epoch: int, with_optimizer: bool) -> LoadedState:
         model = self.model
         model_dir = self.paths.model_dir
         if not model_dir.is_dir():
             raise exceptions.ModelNotFoundError(model_dir)
-        _tidy(model_dir)
+        layout.tidy(model_dir)
         for _ in range(_READ_ATTEMPTS):
-            saved = _saved_epochs(model_dir)
+            saved = layout.saved_epochs(model_dir)
             if epoch == -1:
                 if not saved:
                     raise exceptions.ModelNotFoundError(model_dir)
@@ -703,53 +524,13 @@ class LocalCheckpoint(AbstractCheckpoint):
             if folder is None:
                 raise exceptions.EpochNotFoundError(epoch, model_dir)
             try:
-                streams = _open_checkpoint(folder, with_optimizer)
+                streams = layout.open_checkpoint(folder, with_optimizer)
             except FileNotFoundError:
                 continue  # moved by a concurrent save: look again
             return _load_streams(
                 chosen, folder, streams, with_optimizer, model.device
             )
         raise exceptions.EpochNotFoundError(epoch, model_dir)
-
-
-def _open_checkpoint(
-    folder: pathlib.Path, with_optimizer: bool
-) -> tuple[Any, Any]:
-    """Open the state files of one folder, as one consistent pair.
-
-    Opened relative to the folder's descriptor where the platform allows
-    it: the pair stays that of one save, even if the folder is renamed
-    while it is read.
-    """
-    names = [_MODEL_FILE] + ([_OPTIMIZER_FILE] if with_optimizer else [])
-    opened: list[Any] = []
-    dir_fd: int | None = None
-    if os.open in os.supports_dir_fd:
-        flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0)
-        dir_fd = os.open(folder, flags)
-    try:
-        for name in names:
-            try:
-                if dir_fd is None:
-                    fd = os.open(folder / name, os.O_RDONLY)
-                else:
-                    fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
-            except FileNotFoundError:
-                if name == _MODEL_FILE:
-                    raise
-                opened.append(None)
-                continue
-            opened.append(os.fdopen(fd, 'rb'))
-    except BaseException:
-        for stream in opened:
-            if stream is not None:
-                stream.close()
-        raise
-    finally:
-        if dir_fd is not None:
-            os.close(dir_fd)
-    opened.extend([None] * (2 - len(opened)))
-    return opened[0], opened[1]
 
 
 def _load_streams(
@@ -760,11 +541,11 @@ def _load_streams(
     device: torch.device,
 ) -> LoadedState:
     model_stream, optimizer_stream = streams
-    optimizer_path = folder / _OPTIMIZER_FILE
+    optimizer_path = folder / layout.OPTIMIZER_FILE
     try:
         with model_stream:
             module_state = _torch_load(
-                model_stream, folder / _MODEL_FILE, device
+                model_stream, folder / layout.MODEL_FILE, device
             )
     except BaseException:
         if optimizer_stream is not None:
@@ -795,32 +576,3 @@ def _load_streams(
         optimizer_state=optimizer_state,
         optimizer_problem=problem,
     )
-
-
-def _saved_epochs(model_dir: pathlib.Path) -> dict[int, pathlib.Path]:
-    """The complete checkpoint folders of a model, by epoch.
-
-    A previous checkpoint moved aside by a save counts for its epoch while
-    ``epoch_<N>`` is missing (the save was interrupted in between).
-    """
-    try:
-        entries = list(os.scandir(model_dir))
-    except FileNotFoundError:
-        return {}
-    found: dict[int, pathlib.Path] = {}
-    displaced: dict[int, pathlib.Path] = {}
-    for entry in entries:
-        match = _EPOCH_DIR.fullmatch(entry.name)
-        target = found
-        if match is None:
-            match = _LEFTOVER.fullmatch(entry.name)
-            if match is None or match.group(4) != 'old':
-                continue
-            target = displaced
-        if not entry.is_dir():
-            continue
-        if os.path.isfile(os.path.join(entry.path, _MODEL_FILE)):
-            target.setdefault(int(match.group(1)), pathlib.Path(entry.path))
-    for epoch, path in displaced.items():
-        found.setdefault(epoch, path)
-    return found
