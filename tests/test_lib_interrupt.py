@@ -19,6 +19,7 @@ from drytorch.lib.models import Model
 from drytorch.lib.objectives import Loss
 from drytorch.lib.train import Trainer
 from drytorch.trackers.history import HistoryWriter
+from drytorch_nb._text import event_line
 
 N_BATCHES = 4
 
@@ -105,6 +106,10 @@ def test_interrupt_mid_epoch_discards_it_and_training_continues(
 
         (event,) = recorder.of_type(log_events.InterruptedTrainingEvent)
         assert (event.epoch, event.discarded, event.saved) == (2, True, True)
+        assert event_line(event) == (
+            'Trainer: training of Lin interrupted at epoch 2 (the epoch in '
+            'progress was discarded); checkpoint saved'
+        )
         (saved,) = recorder.of_type(log_events.SaveModelEvent)
         assert saved.epoch == 2
 
