@@ -70,7 +70,7 @@ def start_run(
     Args:
         experiment: the experiment to run.
         run_id: the run's id; with ``resume``, the run to resume
-            (default: the experiment's last run).
+            (default: the run last started or resumed in the experiment).
         resume: resume a recorded run instead of starting a new one.
 
     Returns:

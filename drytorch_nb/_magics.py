@@ -81,8 +81,8 @@ def _run_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
             const=True,
             default=False,
             help=(
-                'resume the recorded run RUN_ID (default: the last run of '
-                'the experiment).'
+                'resume the recorded run RUN_ID (default: the run last '
+                'started or resumed in the experiment).'
             ),
         ),
         magic_arguments.argument(

@@ -129,7 +129,8 @@ class Experiment(Generic[_T]):
 
         Args:
             run_id: the run's id; default: the current time, made unique.
-            resume: resume the run with this id (default: the last one).
+            resume: resume the run with this id (default: the run last
+                started or resumed in this experiment).
             record: record the run in the registry.
 
         Raises:
