@@ -523,5 +523,10 @@ def __getattr__(name: str) -> Any:
         from drytorch.lib.optimization import ModelOptimizer
 
         return ModelOptimizer
+    if name in ('AveragedModel', 'EMAModel', 'SWAModel'):
+        # 0.1.0rc11's averaged models, built on ModelAverage
+        from drytorch.lib import _averaged
+
+        return getattr(_averaged, name)
     msg = f'module {__name__!r} has no attribute {name!r}'
     raise AttributeError(msg)

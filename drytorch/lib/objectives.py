@@ -26,12 +26,19 @@ from drytorch.lib._objectives.base import (
     compute_metrics,
     dict_apply,
 )
+from drytorch.lib._objectives.joins import JoinLossMetrics, JoinMetrics
 from drytorch.lib._objectives.loss_base import LossBase
 from drytorch.lib._objectives.losses import CompositionalLoss, Loss
 from drytorch.lib._objectives.tracking import MetricTracker
 
+AverageObjective = Objective
+"""0.1.0rc11's name of :class:`Objective`, whose values are averaged."""
+
 __all__ = [
+    'AverageObjective',
     'CompositionalLoss',
+    'JoinLossMetrics',
+    'JoinMetrics',
     'Loss',
     'LossBase',
     'Metric',

@@ -9,20 +9,32 @@ Wrappers change an existing schedule; the factories :func:`rescale`,
 :func:`restart` and :func:`warmup` build them for :meth:`bind`::
 
     schedule = CosineScheduler(100).bind(warmup(5)).bind(restart(50, 0.5))
+
+The wrappers are :class:`TransformScheduler` s, so ``bind`` returns a
+:class:`ComposedScheduler` as in drytorch 0.1.0rc11, and the wrapper
+itself as in 0.1.0rc5 (see :mod:`drytorch.lib._scheduling`).
 """
 
 from __future__ import annotations
 
-import abc
 import bisect
 import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+
+from drytorch.lib._scheduling import (
+    AbstractScheduler,
+    BaseScheduler,
+    ComposedScheduler,
+    Schedule,
+    TransformScheduler,
+)
 
 __all__ = [
     'AbstractScheduler',
+    'BaseScheduler',
+    'ComposedScheduler',
     'ConstantScheduler',
     'CosineScheduler',
     'ExponentialScheduler',
@@ -30,17 +42,12 @@ __all__ = [
     'RescaleScheduler',
     'RestartScheduler',
     'StepScheduler',
+    'TransformScheduler',
     'WarmupScheduler',
     'rescale',
     'restart',
     'warmup',
 ]
-
-_T = TypeVar('_T')
-
-# Any callable with the scheduler signature can be wrapped, not only the
-# classes of this module (structurally the same as SchedulerProtocol).
-Schedule = Callable[[float, int], float]
 
 
 def _check_real(name: str, value: object) -> float:
@@ -94,52 +101,7 @@ def _check_schedule(name: str, value: object) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class AbstractScheduler(abc.ABC):
-    """Base class of the learning-rate schedulers.
-
-    Subclasses implement :meth:`_compute`; calling the scheduler checks the
-    inputs first.
-    """
-
-    def __call__(self, base_lr: float, epoch: int) -> float:
-        """Return the learning rate for an epoch.
-
-        Args:
-            base_lr: the initial learning rate, non-negative.
-            epoch: the epoch (the first training epoch is 1), non-negative.
-
-        Returns:
-            The scheduled learning rate.
-
-        Raises:
-            ValueError: if base_lr or epoch is negative.
-        """
-        if base_lr < 0:
-            msg = f'Expected a non-negative base_lr, got {base_lr!r}.'
-            raise ValueError(msg)
-        if epoch < 0:
-            msg = f'Expected a non-negative epoch, got {epoch!r}.'
-            raise ValueError(msg)
-        return self._compute(base_lr, epoch)
-
-    def bind(self, f: Callable[[AbstractScheduler], _T]) -> _T:
-        """Return ``f(self)``, to chain the decorator factories.
-
-        Args:
-            f: a function of a scheduler, like ``warmup(5)``.
-
-        Returns:
-            The result of ``f(self)``.
-        """
-        return f(self)
-
-    @abc.abstractmethod
-    def _compute(self, base_lr: float, epoch: int) -> float:
-        """Compute the learning rate from validated inputs."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ConstantScheduler(AbstractScheduler):
+class ConstantScheduler(BaseScheduler):
     """Keep the base learning rate."""
 
     def _compute(self, base_lr: float, epoch: int) -> float:
@@ -147,7 +109,7 @@ class ConstantScheduler(AbstractScheduler):
 
 
 @dataclasses.dataclass(frozen=True)
-class PolynomialScheduler(AbstractScheduler):
+class PolynomialScheduler(BaseScheduler):
     """Decay polynomially to a fraction of the base rate, then stay there.
 
     For ``epoch < max_epochs`` the rate is
@@ -181,7 +143,7 @@ class PolynomialScheduler(AbstractScheduler):
 
 
 @dataclasses.dataclass(frozen=True)
-class ExponentialScheduler(AbstractScheduler):
+class ExponentialScheduler(BaseScheduler):
     """Decay exponentially towards a fraction of the base rate.
 
     The rate is ``(base_lr - floor) * exp_decay**epoch + floor`` with
@@ -206,7 +168,7 @@ class ExponentialScheduler(AbstractScheduler):
 
 
 @dataclasses.dataclass(frozen=True)
-class CosineScheduler(AbstractScheduler):
+class CosineScheduler(BaseScheduler):
     """Cosine annealing to a fraction of the base rate, then stay there.
 
     For ``epoch < decay_steps`` the rate is
@@ -235,7 +197,7 @@ class CosineScheduler(AbstractScheduler):
 
 
 @dataclasses.dataclass(frozen=True, init=False)
-class StepScheduler(AbstractScheduler):
+class StepScheduler(BaseScheduler):
     """Multiply the rate by ``gamma`` at each milestone.
 
     The rate is ``base_lr * gamma**n`` where ``n`` counts the milestones that
@@ -285,7 +247,7 @@ class StepScheduler(AbstractScheduler):
 
 
 @dataclasses.dataclass(frozen=True)
-class RescaleScheduler(AbstractScheduler):
+class RescaleScheduler(TransformScheduler):
     """Multiply another schedule by a constant factor.
 
     Attributes:
@@ -306,7 +268,7 @@ class RescaleScheduler(AbstractScheduler):
 
 
 @dataclasses.dataclass(frozen=True)
-class RestartScheduler(AbstractScheduler):
+class RestartScheduler(TransformScheduler):
     """Start another schedule again every ``restart_interval`` epochs.
 
     Before ``restart_interval`` the wrapped schedule runs unchanged. From
@@ -359,7 +321,7 @@ def _check_restart_args(
 
 
 @dataclasses.dataclass(frozen=True)
-class WarmupScheduler(AbstractScheduler):
+class WarmupScheduler(TransformScheduler):
     """Linear warm-up from 0, then another schedule shifted by the warm-up.
 
     For ``epoch < warmup_steps`` the rate is

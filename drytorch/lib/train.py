@@ -119,6 +119,9 @@ class Trainer(
         model.increment_epoch()
         self._model_optimizer.apply_schedule()
         super().__call__(store_outputs)
+        post_epoch_update = getattr(model, 'post_epoch_update', None)
+        if post_epoch_update is not None:  # e.g. SWAModel's averaging
+            post_epoch_update()
 
     def _run_batch(self, inputs: Any, targets: Any) -> Any:
         model = self.model
@@ -250,12 +253,38 @@ class Trainer(
             return
         self.train(remaining)
 
-    def add_validation(self, val_loader: Any, interval: int = 1) -> None:
+    def add_validation(
+        self, val_loader: Any, name: str | int = '', interval: int = 1
+    ) -> None:
         """Validate after every ``interval`` epochs (a post-epoch hook).
 
-        Register monitoring hooks after this one, so that they see the
-        current epoch's validation metrics.
+        Several validations may be added (give them different names); all
+        run, and :attr:`validation` is the latest. Register monitoring
+        hooks after this one, so that they see the current epoch's
+        validation metrics.
+
+        Args:
+            val_loader: the loader of (inputs, targets) batches.
+            name: the validation's name; default: ``Validation``. An int
+                here is the interval, as the second argument was in
+                0.1.0rc5 (0.1.0rc11 put the name there).
+            interval: the number of epochs between two validations.
+
+        Raises:
+            TypeError: if the interval is not an int, or the name not a str.
+            ValueError: if the interval is less than 1, or given twice.
         """
+        if isinstance(name, int) and not isinstance(name, bool):
+            if interval != 1:
+                msg = (
+                    f'Expected the interval once, got {name!r} as the '
+                    f'second argument and interval={interval!r}.'
+                )
+                raise ValueError(msg)
+            interval, name = name, ''
+        if not isinstance(name, str):
+            msg = f'Expected a str name, got {name!r}.'
+            raise TypeError(msg)
         if isinstance(interval, bool) or not isinstance(interval, int):
             msg = f'Expected an int interval, got {interval!r}.'
             raise TypeError(msg)
@@ -264,7 +293,7 @@ class Trainer(
             raise ValueError(msg)
         validation: evaluations.Validation[_In, _Tgt, _Out]
         validation = evaluations.Validation(
-            self.model, loader=val_loader, metric=self.objective
+            self.model, name, loader=val_loader, metric=self.objective
         )
         hook: Any = hooks.StaticHook(validation)
         if interval > 1:

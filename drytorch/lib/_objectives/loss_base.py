@@ -359,6 +359,30 @@ class LossBase(MetricCollection[_Output, _Target], metaclass=abc.ABCMeta):
             named_fn=self.named_fn,
         )
 
+    def watch(self, metric: MetricCollection[_Output, _Target]) -> None:
+        """Log the metrics of ``metric`` with this loss too (in place).
+
+        The 0.1.0rc11 spelling of ``loss | metric``, which returns a new
+        loss instead. Call it before the first update: the state accepts
+        only the names of its first update.
+
+        Args:
+            metric: the metrics to add.
+
+        Raises:
+            TypeError: if metric is not a MetricCollection (join other
+                objectives with :class:`JoinLossMetrics`).
+            ValueError: if two different functions would share a name.
+        """
+        if not isinstance(metric, MetricCollection):
+            msg = (
+                'Expected a MetricCollection, got '
+                f'{type(metric).__name__}; use JoinLossMetrics for other '
+                'objectives.'
+            )
+            raise TypeError(msg)
+        self.named_fn = _merge_functions(self, metric)
+
     def __or__(self, other: Any) -> CompositionalLoss[_Output, _Target]:
         """Return this loss with the metrics of ``other`` logged too."""
         if not isinstance(other, MetricCollection):

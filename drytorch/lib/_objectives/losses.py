@@ -102,16 +102,23 @@ class Loss(LossBase[_Output, _Target]):
     def calculate(
         self, outputs: _Output, targets: _Target
     ) -> dict[str, torch.Tensor]:
-        """Return the loss value under the loss's name.
+        """Return the loss value, then the metrics added with ``watch``.
 
         Args:
             outputs: the model's outputs.
             targets: the targets.
         """
-        return {self.name: self.fun(outputs, targets)}
+        return self._evaluate(outputs, targets)[0]
 
     def _evaluate(
         self, outputs: _Output, targets: _Target
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         value = self.fun(outputs, targets)
-        return {self.name: value}, value
+        named_fn = self.named_fn
+        if len(named_fn) == 1:  # the usual case: no watched metric
+            return {self.name: value}, value
+        values = {self.name: value}
+        for name, fn in named_fn.items():
+            if name != self.name:
+                values[name] = fn(outputs, targets)
+        return values, value
