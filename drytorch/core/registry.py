@@ -40,87 +40,33 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import json
 import os
 import pathlib
 import socket
 import threading
 import warnings
 from collections.abc import Iterator
-from typing import Any, Literal, get_args
+from typing import Any
 
 import filelock
 
 from drytorch.core import exceptions, naming, processes
+from drytorch.core._run_record import (
+    ENDED,
+    STATUSES,
+    RunMetadata,
+    RunStatus,
+    corrupted_by,
+    decoded,
+    parse_legacy,
+)
 from drytorch.utils import files
 
 __all__ = ['RunMetadata', 'RunRegistry', 'RunStatus']
 
-RunStatus = Literal['created', 'running', 'completed', 'failed', 'interrupted']
-_STATUSES = frozenset(get_args(RunStatus))
-_ENDED = frozenset({'completed', 'failed', 'interrupted'})
 TS_FMT = '%Y-%m-%d@%Hh%Mm%Ss'
 # room for the final record of a running run (a record is ~400 bytes)
 _RESERVE_BYTES = 4096
-
-
-@dataclasses.dataclass
-class RunMetadata:
-    """One run as recorded in the registry.
-
-    Attributes:
-        id: the run id.
-        status: created, running, completed, failed or interrupted.
-        timestamp: creation time, formatted as ``%Y-%m-%d@%Hh%Mm%Ss``.
-        commit: the git commit checked out at creation, if any.
-        created_at: creation time, ISO 8601 with microseconds.
-        started_at: when the run last started, ISO 8601.
-        ended_at: when the run last ended, ISO 8601.
-        pid: the process that runs (or last ran) it.
-        host: the host of that process.
-        pid_start: the start time of that process (guards against reuse).
-        n_starts: how many times the run was started (resumes included).
-    """
-
-    id: str
-    status: RunStatus
-    timestamp: str
-    commit: str | None = None
-    created_at: str = ''
-    started_at: str | None = None
-    ended_at: str | None = None
-    pid: int | None = None
-    host: str | None = None
-    pid_start: str | None = None
-    n_starts: int = 0
-
-    def to_json(self) -> str:
-        """The record as JSON text."""
-        return json.dumps(dataclasses.asdict(self), indent=2) + '\n'
-
-    @classmethod
-    def from_json(cls, text: str, path: pathlib.Path) -> RunMetadata:
-        """Parse a record, raising RegistryCorruptedError when invalid."""
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise exceptions.RegistryCorruptedError(path, error) from error
-        if not isinstance(data, dict):
-            reason = f'expected a JSON object, got {type(data).__name__}'
-            raise exceptions.RegistryCorruptedError(path, reason)
-        known = {field.name for field in dataclasses.fields(cls)}
-        missing = {'id', 'status', 'timestamp'} - data.keys()
-        if missing:
-            reason = f'missing keys {sorted(missing)}'
-            raise exceptions.RegistryCorruptedError(path, reason)
-        if not isinstance(data['id'], str):
-            reason = f'expected a str id, got {data["id"]!r}'
-            raise exceptions.RegistryCorruptedError(path, reason)
-        status = data['status']
-        if not isinstance(status, str) or status not in _STATUSES:
-            reason = f'unknown status {status!r}'
-            raise exceptions.RegistryCorruptedError(path, reason)
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class RunRegistry:
@@ -188,30 +134,7 @@ class RunRegistry:
 
     def _legacy_records(self) -> dict[str, RunMetadata]:
         """The runs of a rc5 ``runs.json`` (first entry of an id wins)."""
-        legacy = self._legacy
-        try:
-            text = _decoded(legacy.read_bytes(), legacy)
-        except FileNotFoundError:
-            return {}
-        except IsADirectoryError as error:
-            raise _corrupted_by(legacy, error) from error
-        try:
-            entries = json.loads(text)
-        except ValueError as error:
-            raise exceptions.RegistryCorruptedError(legacy, error) from error
-        if not isinstance(entries, list):
-            reason = f'expected a JSON list, got {type(entries).__name__}'
-            raise exceptions.RegistryCorruptedError(legacy, reason)
-        records: dict[str, RunMetadata] = {}
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            record = RunMetadata.from_json(json.dumps(entry), legacy)
-            if record.status == 'running':
-                # the old format kept no pid: nothing runs it any more
-                record.status = 'interrupted'
-            records.setdefault(record.id, record)
-        return records
+        return parse_legacy(self._legacy)
 
     def _import_legacy(self) -> None:
         if self._runs.exists() or not self._legacy.is_file():
@@ -243,8 +166,8 @@ class RunRegistry:
         except FileNotFoundError:
             return None
         except IsADirectoryError as error:
-            raise _corrupted_by(path, error) from error
-        record = RunMetadata.from_json(_decoded(data, path), path)
+            raise corrupted_by(path, error) from error
+        record = RunMetadata.from_json(decoded(data, path), path)
         if record.id != run_id:
             reason = f'it records run {record.id!r}, not {run_id!r}'
             raise exceptions.RegistryCorruptedError(path, reason)
@@ -381,8 +304,8 @@ class RunRegistry:
                 return list(legacy.values())[-1]
             return None
         except IsADirectoryError as error:
-            raise _corrupted_by(path, error) from error
-        run_id = _decoded(data, path).strip()
+            raise corrupted_by(path, error) from error
+        run_id = decoded(data, path).strip()
         if not run_id:
             raise exceptions.RegistryCorruptedError(path, 'it is empty')
         try:
@@ -506,20 +429,20 @@ class RunRegistry:
             ValueError: if the status is unknown.
             OSError: naming the file, if the record cannot be written.
         """
-        if status not in _STATUSES:
-            msg = f'Expected a status in {sorted(_STATUSES)}, got {status!r}.'
+        if status not in STATUSES:
+            msg = f'Expected a status in {sorted(STATUSES)}, got {status!r}.'
             raise ValueError(msg)
         with self._locked():
             record = self._read(run_id)
             if record is None:
                 raise exceptions.RunNotRecordedError(run_id)
             record.status = status
-            if status in _ENDED:
+            if status in ENDED:
                 record.ended_at = datetime.datetime.now().isoformat()
             path = self._record_path(run_id)
             reserve = self._reserve_path(run_id)
             data = record.to_json().encode('utf-8')
-            ended = status in _ENDED
+            ended = status in ENDED
             if not (ended and files.replace_from_reserve(reserve, path, data)):
                 files.atomic_write_bytes(path, data)
                 if ended:
@@ -532,22 +455,3 @@ class RunRegistry:
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every record as a plain dict (for tables and tools)."""
         return [dataclasses.asdict(record) for record in self.load_all()]
-
-
-def _decoded(data: bytes, path: pathlib.Path) -> str:
-    try:
-        return data.decode('utf-8')
-    except UnicodeDecodeError as error:
-        reason = f'not UTF-8 text: {error}'
-        raise exceptions.RegistryCorruptedError(path, reason) from error
-
-
-def _corrupted_by(
-    path: pathlib.Path, error: OSError
-) -> exceptions.RegistryCorruptedError:
-    reason = (
-        'it is a folder, not a file'
-        if isinstance(error, IsADirectoryError)
-        else str(error)
-    )
-    return exceptions.RegistryCorruptedError(path, reason)
