@@ -29,7 +29,11 @@ __all__ = [
 
 _FG = 'var(--jp-ui-font-color1, inherit)'
 _FG_STRONG = 'var(--jp-ui-font-color0, inherit)'
-_KEY = f'style="white-space: nowrap; padding-right: 1em; color: {_FG_STRONG};"'
+_KEY = (
+    'style="white-space: nowrap; padding-right: 1em; text-align: left; '
+    f'color: {_FG_STRONG};"'
+)
+_LEFT = 'style="text-align:left"'  # JupyterLab right-aligns table cells
 _MIN_SHARED = 2  # a mapping with fewer keys is repeated, not referred to
 
 
@@ -142,7 +146,8 @@ def actor_card_html(
     """
     shown = _rows(settings, epochs if _is_trainer(settings) else None)
     table = ''.join(
-        f'<tr><td {_KEY}><b>{_esc(label)}</b></td><td>{_esc(text)}</td></tr>'
+        f'<tr><td {_KEY}><b>{_esc(label)}</b></td>'
+        f'<td {_LEFT}>{_esc(text)}</td></tr>'
         for label, text in shown
     )
     parts = [

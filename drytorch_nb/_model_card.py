@@ -46,6 +46,8 @@ _TABLE = (
 )
 _BODY = '<tbody style="vertical-align: top;">'
 _NUM = 'style="text-align: right;"'
+# JupyterLab right-aligns every cell of rendered HTML; text reads left
+_LEFT = 'style="text-align:left"'
 
 
 def _esc(text: object) -> str:
@@ -124,12 +126,13 @@ def _colgroup() -> str:
 def _cells(layer: LayerSummary, folds: bool, marks: bool, missing: str) -> str:
     # names indent by depth; without the fold mark, by its width too
     indent = 1.1 * (layer.depth - 1) + (0.0 if folds or not marks else 0.9)
-    style = f' style="padding-left: {indent:.1f}em;"' if indent else ''
+    pad = f'padding-left:{indent:.1f}em;' if indent else ''
+    style = f' style="text-align:left;{pad}"'
     mark = '\u25b8 ' if folds else ''
     return (
         f'<tr><td{style}>{mark}{_esc(layer.name)}</td>'
-        f'<td>{_esc(layer.type_name)}</td>'
-        f'<td>{_esc(layer.output_shape or missing)}</td>'
+        f'<td {_LEFT}>{_esc(layer.type_name)}</td>'
+        f'<td {_LEFT}>{_esc(layer.output_shape or missing)}</td>'
         f'<td {_NUM}>{format_number(layer.params)}</td>'
         f'<td {_NUM}>{format_number(layer.trainable)}</td></tr>'
     )
@@ -214,8 +217,8 @@ def model_card_html(summary: ModelSummary | None, name: str = '') -> str:
             f' <span style="opacity: 0.7;">({_esc(summary.class_name)})</span>'
         )
     rows = ''.join(
-        f'<tr><td style="white-space: nowrap;"><b>{_esc(key)}</b></td>'
-        f'<td>{_esc(value)}</td></tr>'
+        f'<tr><td style="white-space:nowrap;text-align:left"><b>'
+        f'{_esc(key)}</b></td><td {_LEFT}>{_esc(value)}</td></tr>'
         for key, value in totals(summary)
     )
     layers = summary.layers[:MAX_CARD_ROWS]
