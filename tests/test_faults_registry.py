@@ -160,29 +160,40 @@ def test_bad_last_run_names_the_file_and_blocks_nothing(
     assert registry.load_all()[0].id == 'r0'
 
 
-@pytest.mark.parametrize('name', ['notes?.txt', 'a:b', '.DS_Store'])
+@pytest.mark.parametrize('name', ['notes?.txt', 'a:b', '.DS_Store', 'r0'])
 def test_foreign_file_in_running_is_ignored(
     registry: RunRegistry, name: str
 ) -> None:
+    """Markers are empty files named by run ids: nothing else is ours."""
     registry.register_new_run('r0')
     (registry.path / 'running').mkdir()
     foreign = registry.path / 'running' / name
     foreign.write_text('not ours')
-    if name.startswith('.'):
-        _new_run_still_works(registry)  # hidden: silently ignored
-    else:
-        with pytest.warns(
-            exceptions.RegistryFileIgnoredWarning, match=re.escape(name)
-        ):
-            _new_run_still_works(registry)
+    with pytest.warns(
+        exceptions.RegistryFileIgnoredWarning, match=re.escape(name)
+    ):
+        _new_run_still_works(registry)
     assert len(registry.load_all()) == 2
-    assert foreign.read_text() == 'not ours'
+    assert foreign.read_text() == 'not ours'  # never removed
 
 
-def test_foreign_file_in_runs_is_ignored(registry: RunRegistry) -> None:
+def test_hidden_run_ids_are_listed(registry: RunRegistry) -> None:
+    registry.register_new_run('.hidden')
+    registry.mark_running('.hidden')
+    registry.update_run_status('.hidden', 'completed')
+    records = registry.load_all()  # no warning: temporaries are known
+    assert [(r.id, r.status) for r in records] == [('.hidden', 'completed')]
+
+
+@pytest.mark.parametrize('name', ['README?.json', 'notes.txt', '.DS_Store'])
+def test_foreign_file_in_runs_is_ignored(
+    registry: RunRegistry, name: str
+) -> None:
     registry.register_new_run('r0')
-    (registry.path / 'runs' / 'README?.json').write_text('{}')
-    with pytest.warns(exceptions.RegistryFileIgnoredWarning, match='README'):
+    (registry.path / 'runs' / name).write_text('{}')
+    with pytest.warns(
+        exceptions.RegistryFileIgnoredWarning, match=re.escape(name)
+    ):
         assert [r.id for r in registry.load_all()] == ['r0']
     _new_run_still_works(registry)
 

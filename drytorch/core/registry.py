@@ -42,6 +42,7 @@ import dataclasses
 import datetime
 import os
 import pathlib
+import re
 import socket
 import threading
 import warnings
@@ -65,6 +66,9 @@ from drytorch.utils import files
 __all__ = ['RunMetadata', 'RunRegistry', 'RunStatus']
 
 TS_FMT = '%Y-%m-%d@%Hh%Mm%Ss'
+# what the registry writes in runs/ beside the records: temporary files of
+# atomic writes and the reserves of running runs
+_TEMPORARY = re.compile(r'\..+\.([0-9a-f]{32}\.tmp|json\.reserved)')
 # room for the final record of a running run (a record is ~400 bytes)
 _RESERVE_BYTES = 4096
 
@@ -193,26 +197,48 @@ class RunRegistry:
                 stacklevel=4,
             )
 
-    def _ours(self, folder: pathlib.Path, name: str, suffix: str) -> bool:
-        """Whether a file name is one this registry writes (else warn)."""
-        if name.startswith('.'):
-            return False  # temporary files and reserves: never records
-        stem = name[: -len(suffix)] if suffix else name
-        if suffix and not name.endswith(suffix):
-            stem = ''
+    def _record_ids(self) -> list[str]:
+        """The run ids of the files in ``runs/`` (others warned about)."""
         try:
-            naming.validate_name(stem, 'run id')
-        except exceptions.InvalidNameError:
-            self._ignore(folder / name, 'not a name the registry writes')
-            return False
-        return True
+            names = sorted(os.listdir(self._runs))
+        except FileNotFoundError:
+            return []
+        ids = []
+        for name in names:
+            if _TEMPORARY.fullmatch(name):
+                continue  # a write in progress, or a reserve
+            run_id = name.removesuffix('.json')
+            if run_id == name or not _valid_id(run_id):
+                self._ignore(self._runs / name, 'not a run record')
+                continue
+            ids.append(run_id)
+        return ids
 
     def _marker_ids(self) -> list[str]:
+        """The run ids of the markers in ``running/`` (others warned about).
+
+        A marker is an empty file named by a run id: anything else is not
+        the registry's, and is never removed.
+        """
         try:
-            names = os.listdir(self._running)
+            entries = list(os.scandir(self._running))
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return [n for n in names if self._ours(self._running, n, '')]
+        ids = []
+        for entry in entries:
+            try:
+                empty_file = (
+                    entry.is_file(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_size == 0
+                )
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            if not empty_file or not _valid_id(entry.name):
+                path = self._running / entry.name
+                self._ignore(path, 'not a run marker')
+                continue
+            ids.append(entry.name)
+        return ids
 
     # ---------------------------------------------------------- dead runs
 
@@ -331,14 +357,8 @@ class RunRegistry:
             records = list(legacy.values())
         else:
             records = []
-            try:
-                names = sorted(os.listdir(self._runs))
-            except FileNotFoundError:
-                names = []
-            for name in names:
-                if not self._ours(self._runs, name, '.json'):
-                    continue
-                record = self._read(name[: -len('.json')])
+            for run_id in self._record_ids():
+                record = self._read(run_id)
                 if record is not None:  # else removed meanwhile
                     records.append(self._effective(record))
         records.sort(key=lambda r: (r.created_at, r.id))
@@ -455,3 +475,11 @@ class RunRegistry:
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every record as a plain dict (for tables and tools)."""
         return [dataclasses.asdict(record) for record in self.load_all()]
+
+
+def _valid_id(name: str) -> bool:
+    try:
+        naming.validate_name(name, 'run id')
+    except exceptions.InvalidNameError:
+        return False
+    return True
