@@ -16,9 +16,7 @@ URL given to the constructor is connected to at once: a bad one raises
 there, before any training (as in drytorch 0.1.0rc5).
 
 Creating the tables is idempotent and safe when several processes start
-runs on a new database at once: SQLite serializes it with an immediate
-transaction, PostgreSQL with a transaction-level advisory lock, and any
-other database retries when a concurrent creator got there first.
+runs on a new database at once (see :mod:`drytorch.trackers._sql_schema`).
 
 Writes are batched: metric values are kept in memory and written in one
 transaction at the end of each epoch and test, when the run stops, and when
@@ -33,8 +31,6 @@ from __future__ import annotations
 import datetime
 import math
 import pathlib
-import time
-import zlib
 from typing import Any, TypeAlias
 
 try:
@@ -46,6 +42,15 @@ except ImportError as _error:
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import Tracker, on
+from drytorch.trackers._sql_schema import (
+    Base,
+    Experiment,
+    Log,
+    Run,
+    Source,
+    Tags,
+    create_schema,
+)
 from drytorch.trackers.base_classes import MetricLoader, SourcedMetrics
 from drytorch.trackers.csv import resolve_history
 
@@ -62,122 +67,10 @@ __all__ = [
 DB_FILE_NAME = 'metrics.db'
 """File name of the default SQLite database, in the experiment's par_dir."""
 
-_NAME_LENGTH = 255
-# the PostgreSQL advisory lock that serializes the creation of the tables
-_SCHEMA_LOCK_KEY = zlib.crc32(b'drytorch.trackers.sqlalchemy schema')
-_SCHEMA_ATTEMPTS = 5
-
 # (model name, model ts, source name, source ts): a source row of the run
 _SourceKey: TypeAlias = tuple[
     str, datetime.datetime | None, str, datetime.datetime | None
 ]
-
-
-class _Base(orm.DeclarativeBase):
-    """Declarative base of this module's tables (kept private)."""
-
-
-class Experiment(_Base):
-    """An experiment: a name in an output folder."""
-
-    __tablename__ = 'experiments'
-    __table_args__ = (
-        sqlalchemy.UniqueConstraint(
-            'experiment_name', 'par_dir', name='uq_experiments_name_par_dir'
-        ),
-    )
-
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    experiment_name: orm.Mapped[str] = orm.mapped_column(
-        sqlalchemy.String(_NAME_LENGTH)
-    )
-    par_dir: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
-
-
-class Tags(_Base):
-    """A tag of an experiment."""
-
-    __tablename__ = 'tags'
-    __table_args__ = (
-        sqlalchemy.UniqueConstraint(
-            'experiment_id', 'text', name='uq_tags_experiment_text'
-        ),
-    )
-
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    experiment_id: orm.Mapped[int] = orm.mapped_column(
-        sqlalchemy.ForeignKey('experiments.row_id')
-    )
-    text: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
-
-
-class Run(_Base):
-    """A run of an experiment (a resumed run keeps its row)."""
-
-    __tablename__ = 'runs'
-    __table_args__ = (
-        sqlalchemy.UniqueConstraint(
-            'experiment_id', 'run_id', name='uq_runs_experiment_run'
-        ),
-    )
-
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    run_id: orm.Mapped[str] = orm.mapped_column(
-        sqlalchemy.String(_NAME_LENGTH)
-    )
-    run_ts: orm.Mapped[datetime.datetime]
-    experiment_id: orm.Mapped[int] = orm.mapped_column(
-        sqlalchemy.ForeignKey('experiments.row_id')
-    )
-
-
-class Source(_Base):
-    """An actor of a run computing metrics of a model.
-
-    The timestamps are NULL for a source that logged metrics without being
-    registered first (e.g. when the tracker joined the run late).
-    """
-
-    __tablename__ = 'sources'
-    __table_args__ = (
-        sqlalchemy.Index('ix_sources_run_model', 'run_table_id', 'model_name'),
-    )
-
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    model_name: orm.Mapped[str] = orm.mapped_column(
-        sqlalchemy.String(_NAME_LENGTH)
-    )
-    model_ts: orm.Mapped[datetime.datetime | None]
-    source_name: orm.Mapped[str] = orm.mapped_column(
-        sqlalchemy.String(_NAME_LENGTH)
-    )
-    source_ts: orm.Mapped[datetime.datetime | None]
-    run_table_id: orm.Mapped[int] = orm.mapped_column(
-        sqlalchemy.ForeignKey('runs.row_id')
-    )
-
-
-class Log(_Base):
-    """The value of a metric of a source at an epoch.
-
-    NaN may be stored as NULL (SQLite does); it is read back as NaN.
-    """
-
-    __tablename__ = 'logs'
-    __table_args__ = (
-        sqlalchemy.Index('ix_logs_source_epoch', 'source_id', 'epoch'),
-    )
-
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    source_id: orm.Mapped[int] = orm.mapped_column(
-        sqlalchemy.ForeignKey('sources.row_id')
-    )
-    epoch: orm.Mapped[int]
-    metric_name: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
-    value: orm.Mapped[float | None] = orm.mapped_column(
-        sqlalchemy.Double, nullable=True
-    )
-    created_at: orm.Mapped[datetime.datetime]
 
 
 class SQLConnection(Tracker, MetricLoader):
@@ -221,7 +114,7 @@ class SQLConnection(Tracker, MetricLoader):
             bind=engine
         )
         if engine is not None:
-            _create_schema(engine)  # a bad engine fails here, not mid-run
+            create_schema(engine)  # a bad engine fails here, not mid-run
         self._user_engine = engine
         self._engine: sqlalchemy.Engine | None = engine
         self._default_path: pathlib.Path | None = None
@@ -266,7 +159,7 @@ class SQLConnection(Tracker, MetricLoader):
         par_dir = pathlib.Path(event.par_dir).resolve()
         engine = self._engine_for(par_dir)
         # checked at every start: cheap, and the database may have changed
-        _create_schema(engine)
+        create_schema(engine)
         try:
             self._run_row_id = self._register_run(engine, event, par_dir)
         except sqlalchemy.exc.IntegrityError:
@@ -471,46 +364,9 @@ class SQLConnection(Tracker, MetricLoader):
         self._source_ids = {}
 
 
-def _create_schema(engine: sqlalchemy.Engine) -> None:
-    """Create the missing tables and indexes, once, whoever else does too.
-
-    Serialized where the database can (SQLite: an immediate transaction
-    takes the write lock first; PostgreSQL: an advisory lock held until the
-    transaction ends); elsewhere, retried when a concurrent creator made a
-    table between the check and the creation.
-    """
-    for attempt in range(_SCHEMA_ATTEMPTS):
-        try:
-            with engine.begin() as connection:
-                dialect = connection.dialect.name
-                if dialect == 'sqlite':
-                    connection.exec_driver_sql('BEGIN IMMEDIATE')
-                elif dialect == 'postgresql':
-                    connection.execute(
-                        sqlalchemy.text('SELECT pg_advisory_xact_lock(:key)'),
-                        {'key': _SCHEMA_LOCK_KEY},
-                    )
-                _Base.metadata.create_all(connection)
-            return
-        except sqlalchemy.exc.DBAPIError as error:
-            if attempt + 1 == _SCHEMA_ATTEMPTS or not _created_meanwhile(
-                error
-            ):
-                raise
-            time.sleep(0.05 * (attempt + 1))
-
-
-def _created_meanwhile(error: sqlalchemy.exc.DBAPIError) -> bool:
-    """Whether an error says another process created the object first."""
-    if isinstance(error, sqlalchemy.exc.IntegrityError):
-        return True  # PostgreSQL's catalog: duplicate type name
-    text = str(error.orig).lower()
-    return 'already exists' in text or 'duplicate' in text
-
-
 def _find_or_insert(
     connection: sqlalchemy.Connection,
-    table: type[_Base],
+    table: type[Base],
     extra: dict[str, Any] | None = None,
     **keys: Any,
 ) -> int:
