@@ -147,7 +147,7 @@ def header_html(state: PanelState, now: float | None = None) -> str:
     """
     color = STATUS_COLORS.get(state.status, '#808080')
     status = state.status
-    if state.terminated and status != 'running':
+    if state.terminated:  # stopped early, or interrupted and continuable
         status = f'{status} · {state.terminated}'
     items = [
         f'<b style="font-size: 1.1em;">{_esc(state.exp_name)}</b>',

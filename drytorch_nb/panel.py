@@ -362,6 +362,16 @@ class NotebookPanel(Tracker):
         self._log(event)
         self._sync()
 
+    @on(log_events.InterruptedTrainingEvent)
+    def _on_interrupted(
+        self, event: log_events.InterruptedTrainingEvent
+    ) -> None:
+        state = self._ensure_state()
+        state.terminated = f'interrupted at epoch {event.epoch}'
+        state.training_active = False
+        state.epoch = state.epochs_done = event.epoch
+        self._on_notable(event)
+
     @on(log_events.TerminatedTrainingEvent)
     def _on_terminated(
         self, event: log_events.TerminatedTrainingEvent

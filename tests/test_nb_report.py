@@ -311,3 +311,21 @@ def test_log_line_of_a_model_gives_its_class_and_parameter_counts() -> None:
     assert event_line(event) == (
         'Model net: Sequential, 49 parameters (9 trainable)'
     )
+
+
+def test_an_interrupted_training_is_said_in_the_header_and_the_log() -> None:
+    clock = Clock()
+    panel = NotebookPanel(mode='text', stream=_Sink(), clock=clock)
+    panel.notify(
+        log_events.StartExperimentEvent(None, 'Exp', NOW, 'run-1', tags=[])
+    )
+    panel.notify(log_events.StartTrainingEvent('Trainer', 'net', 0, 5))
+    panel.notify(
+        log_events.InterruptedTrainingEvent('Trainer', 'net', 2, True, False)
+    )
+    snapshot = panel.snapshot_html()
+    assert 'running · interrupted at epoch 2' in snapshot
+    assert 'interrupted at epoch 2' in _render.log_html(panel._state.log)
+    # training again in the next cell clears it
+    panel.notify(log_events.StartTrainingEvent('Trainer', 'net', 2, 4))
+    assert 'interrupted' not in _render.header_html(panel._state)
