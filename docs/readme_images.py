@@ -22,7 +22,6 @@ import argparse
 import pathlib
 import sys
 import tempfile
-import textwrap
 
 import nbformat
 
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT / 'tests'))  # the JupyterLab helper lives there
 from jupyterlab_server_helper import (  # noqa: E402
     Lab,
     app_command,
+    code_notebook,
     open_notebook,
 )
 
@@ -97,20 +97,6 @@ CELLS = [
 ]
 
 
-def _notebook() -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata['kernelspec'] = {
-        'name': 'python3',
-        'display_name': 'Python 3',
-        'language': 'python',
-    }
-    notebook.cells = [
-        nbformat.v4.new_code_cell(textwrap.dedent(cell).strip())
-        for cell in CELLS
-    ]
-    return notebook
-
-
 def take(out_dir: pathlib.Path) -> list[pathlib.Path]:
     """Run the notebook in JupyterLab and take both pictures.
 
@@ -126,7 +112,9 @@ def take(out_dir: pathlib.Path) -> list[pathlib.Path]:
         root = pathlib.Path(folder)
         (root / 'notebooks').mkdir()
         (root / 'workspaces').mkdir()
-        nbformat.write(_notebook(), root / 'notebooks' / 'readme.ipynb')
+        nbformat.write(
+            code_notebook(*CELLS), root / 'notebooks' / 'readme.ipynb'
+        )
         with Lab(sys.executable, root) as lab, sync_playwright() as play:
             browser = play.chromium.launch(
                 executable_path=CHROMIUM, args=['--no-sandbox']

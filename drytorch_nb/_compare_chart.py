@@ -15,20 +15,12 @@ import math
 from collections.abc import Sequence
 
 from drytorch.utils.formatting import format_number
+from drytorch_nb._svg import COLORS
 
 __all__ = ['RUN_COLORS', 'Curve', 'chart_svg']
 
-RUN_COLORS = (
-    '#3b82f6',
-    '#f97316',
-    '#22a06b',
-    '#e5484d',
-    '#8b5cf6',
-    '#a16207',
-    '#db2777',
-    '#64748b',
-)
-"""One colour per run, in order (readable on light and dark backgrounds)."""
+RUN_COLORS = COLORS
+"""One colour per run: the panel's series colours (light and dark themes)."""
 
 _WIDTH = 420.0
 _HEIGHT = 230.0

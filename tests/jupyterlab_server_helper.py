@@ -11,14 +11,31 @@ import json
 import os
 import pathlib
 import subprocess
+import textwrap
 import time
 import urllib.request
 import uuid
 from typing import Any
 
+import nbformat
 from ports import free_port
 
-__all__ = ['Lab', 'LabError', 'app_command', 'open_notebook']
+__all__ = ['Lab', 'LabError', 'app_command', 'code_notebook', 'open_notebook']
+
+
+def code_notebook(*cells: str) -> nbformat.NotebookNode:
+    """A notebook of code cells (dedented) for the python3 kernel."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata['kernelspec'] = {
+        'name': 'python3',
+        'display_name': 'Python 3',
+        'language': 'python',
+    }
+    notebook.cells = [
+        nbformat.v4.new_code_cell(textwrap.dedent(cell).strip())
+        for cell in cells
+    ]
+    return notebook
 
 
 class LabError(RuntimeError):

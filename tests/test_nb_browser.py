@@ -32,14 +32,18 @@ import os
 import pathlib
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import nbformat
 import pytest
-from jupyterlab_server_helper import Lab, app_command, open_notebook
+from jupyterlab_server_helper import (
+    Lab,
+    app_command,
+    code_notebook,
+    open_notebook,
+)
 
 from drytorch_nb import _svg
 
@@ -225,20 +229,6 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def _notebook(*cells: str) -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata['kernelspec'] = {
-        'name': 'python3',
-        'display_name': 'Python 3',
-        'language': 'python',
-    }
-    notebook.cells = [
-        nbformat.v4.new_code_cell(textwrap.dedent(cell).strip())
-        for cell in cells
-    ]
-    return notebook
-
-
 def _lab(python: str, root: pathlib.Path) -> Lab:
     _require(python, 'jupyterlab')
     return Lab(python, root)
@@ -373,7 +363,7 @@ def _assert_saved_snapshot(saved: nbformat.NotebookNode) -> None:
 def test_live_panel_in_jupyterlab(
     kernel_python: str, browser: Any, lab_root: pathlib.Path
 ) -> None:
-    notebook = _notebook(SETUP, START, TRAIN, WAIT_AND_STOP)
+    notebook = code_notebook(SETUP, START, TRAIN, WAIT_AND_STOP)
     path = lab_root / 'notebooks' / 'panel.ipynb'
     nbformat.write(notebook, path)
     lab = _lab(kernel_python, lab_root)
@@ -452,7 +442,7 @@ def test_kernel_shutdown_during_a_run_leaves_the_snapshot(
 ) -> None:
     # the run is still active when the kernel is shut down: the exit hook
     # stops it, and the panel's snapshot reaches the page before the end
-    notebook = _notebook(SETUP, START, TRAIN)
+    notebook = code_notebook(SETUP, START, TRAIN)
     path = lab_root / 'notebooks' / 'panel.ipynb'
     nbformat.write(notebook, path)
     page = browser.new_page(viewport={'width': 1400, 'height': 2400})
@@ -531,7 +521,7 @@ def test_static_snapshot_in_exported_html(
     _require(sys.executable, 'nbconvert')
     from nbconvert import HTMLExporter
 
-    notebook = _notebook(SETUP, START, TRAIN, STOP)
+    notebook = code_notebook(SETUP, START, TRAIN, STOP)
     _execute(notebook, kernel_python, tmp_path)
     saved = tmp_path / 'executed.ipynb'
     nbformat.write(notebook, saved)
@@ -572,7 +562,7 @@ def test_snapshot_renders_in_an_untrusted_notebook(
     # a notebook JupyterLab did not run (executed elsewhere, downloaded) is
     # untrusted: its HTML is sanitized, inline SVG removed; the snapshot's
     # charts are images, which survive
-    notebook = _notebook(SETUP, START, TRAIN, STOP)
+    notebook = code_notebook(SETUP, START, TRAIN, STOP)
     _execute(notebook, kernel_python, lab_root)
     nbformat.write(notebook, lab_root / 'notebooks' / 'executed.ipynb')
     page = browser.new_page(viewport={'width': 1400, 'height': 2000})

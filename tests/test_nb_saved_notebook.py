@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pathlib
 import re
-import textwrap
 
 import nbformat
 import pytest
+from jupyterlab_server_helper import code_notebook
 from test_notebooks import executor
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -77,16 +77,7 @@ CELLS = [
 def saved(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """The executed notebook, written to disk as a save would write it."""
     folder = tmp_path_factory.mktemp('saved')
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata['kernelspec'] = {
-        'name': 'python3',
-        'display_name': 'Python 3',
-        'language': 'python',
-    }
-    notebook.cells = [
-        nbformat.v4.new_code_cell(textwrap.dedent(cell).strip())
-        for cell in CELLS
-    ]
+    notebook = code_notebook(*CELLS)
     executor.execute_notebook(notebook, folder)
     path = folder / 'saved.ipynb'
     nbformat.write(notebook, path)

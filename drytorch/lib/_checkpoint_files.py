@@ -64,17 +64,6 @@ def epoch_dir_name(epoch: int) -> str:
     return f'{_EPOCH_PREFIX}{epoch}'
 
 
-def _fsync_dir(folder: pathlib.Path) -> None:
-    if os.name != 'posix':
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _save_file(obj: Any, path: pathlib.Path) -> None:
     with path.open('xb') as stream:
         torch.save(obj, stream)
@@ -155,7 +144,7 @@ def tidy(model_dir: pathlib.Path) -> None:
                 with contextlib.suppress(OSError):
                     # the only copy of the epoch: it takes its name back
                     os.rename(path, final)
-                    _fsync_dir(model_dir)
+                    files.fsync_dir(model_dir)
                     continue
         _remove_tree(path)
 
@@ -201,7 +190,7 @@ def _replace(
                 _save_file(optimizer_state, temp / OPTIMIZER_FILE)
         except OSError as error:  # e.g. a full disk, which names nothing
             raise files.naming_path(error, final) from error
-        _fsync_dir(temp)
+        files.fsync_dir(temp)
         # a folder cannot be renamed over a non-empty one: the previous
         # checkpoint of this epoch goes aside, where readers find it
         # until the new one has the name
@@ -221,7 +210,7 @@ def _replace(
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    _fsync_dir(model_dir)
+    files.fsync_dir(model_dir)
     if displaced:
         _remove_tree(old)
 

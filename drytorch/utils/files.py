@@ -24,6 +24,7 @@ from drytorch.core import exceptions
 __all__ = [
     'atomic_write_bytes',
     'atomic_write_text',
+    'fsync_dir',
     'naming_path',
     'replace_from_reserve',
     'reserve_space',
@@ -35,7 +36,7 @@ _SEPARATORS = ('/', '\\')
 _TEMP_SUFFIX = '.tmp'
 
 
-def _fsync_dir(folder: pathlib.Path) -> None:
+def fsync_dir(folder: pathlib.Path) -> None:
     """Persist a rename on POSIX (directories cannot be opened on Windows)."""
     if os.name != 'posix':
         return
@@ -77,7 +78,7 @@ def atomic_write_bytes(path: _PathLike, data: bytes) -> None:
             raise
     except OSError as error:
         raise naming_path(error, target) from error
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def naming_path(error: OSError, path: _PathLike) -> OSError:
@@ -142,7 +143,7 @@ def replace_from_reserve(
         os.replace(reserve_path, target)
     except OSError as error:
         raise naming_path(error, target) from error
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return True
 
 
