@@ -291,3 +291,79 @@ def test_hydra_link_made_in_a_job_works_after_it(
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().splitlines()[-1] == str(hydra_out)
+
+
+# typed constructors
+
+TYPED_USAGE = """
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from drytorch import DataLoader, LearningSchema, Loss, Model, Test, Trainer
+
+
+class Pairs(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.ones(2), torch.ones(1)
+
+
+def mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return ((outputs - targets) ** 2).mean()
+
+
+def on_ints(outputs: int, targets: int) -> torch.Tensor:
+    return torch.tensor(float(outputs - targets))
+
+
+model: Model[torch.Tensor, torch.Tensor] = Model(nn.Linear(2, 1))
+loader = DataLoader(Pairs(), batch_size=2)
+trainer = Trainer(
+    model,
+    loader=loader,
+    loss=Loss(mse, 'MSE'),
+    learning_schema=LearningSchema.adam(),
+)
+reveal_type(trainer)
+Test(model, loader=loader, metric=Loss(on_ints, 'Wrong'))  # mismatch
+"""
+
+
+@pytest.mark.slow
+def test_constructors_infer_types_and_catch_mismatches(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Typed like 0.1.0rc5: no annotation needed, mismatches reported."""
+    pytest.importorskip('mypy')
+    usage = tmp_path / 'usage.py'
+    usage.write_text(textwrap.dedent(TYPED_USAGE))
+    completed = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'mypy',
+            '--no-error-summary',
+            '--ignore-missing-imports',
+            '--cache-dir',
+            str(tmp_path / 'cache'),
+            str(usage),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    lines = completed.stdout.splitlines()
+    revealed = [line for line in lines if 'Revealed type' in line]
+    errors = [line for line in lines if ': error:' in line]
+    assert len(revealed) == 1
+    assert (
+        'Trainer[torch._tensor.Tensor, torch._tensor.Tensor, ' in revealed[0]
+    )
+    # the metric on ints does not fit the model's tensors: reported there
+    assert errors, completed.stdout
+    assert all('usage.py:34:' in line for line in errors), completed.stdout

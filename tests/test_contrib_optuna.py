@@ -295,14 +295,35 @@ def test_two_workers_share_one_study(
     storage_url: str, tmp_path: pathlib.Path, config: Config
 ) -> None:
     study_name = 'shared'
-    # the PostgreSQL server lives for the whole session
-    with contextlib.suppress(KeyError):
-        optuna.delete_study(study_name=study_name, storage=storage_url)
-    optuna.create_study(
-        study_name=study_name,
-        storage=storage_url,
-        pruner=optuna.pruners.NopPruner(),
-    )
+    storage = optuna.storages.RDBStorage(storage_url)
+    try:
+        # the PostgreSQL server lives for the whole session
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=study_name, storage=storage)
+        optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            pruner=optuna.pruners.NopPruner(),
+        )
+        _run_workers(storage_url, tmp_path)
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        trials = study.get_trials(deepcopy=False)
+        optuna.delete_study(study_name=study_name, storage=storage)
+    finally:
+        storage.engine.dispose()  # no connection left to the session
+    assert len(trials) == 6
+    assert {t.state for t in trials} == {optuna.trial.TrialState.COMPLETE}
+    run_ids = [t.user_attrs[RUN_ID_ATTR] for t in trials]
+    assert len(set(run_ids)) == 6  # no id clash between the workers
+    par_dir = tmp_path / 'runs'
+    registry = Experiment(config, name='Shared', par_dir=par_dir).registry
+    records = {record.id: record for record in registry.load_all()}
+    assert set(records) == set(run_ids)
+    assert {record.status for record in records.values()} == {'completed'}
+
+
+def _run_workers(storage_url: str, tmp_path: pathlib.Path) -> None:
+    """Two worker processes, three trials each, on the shared study."""
     script = tmp_path / 'worker.py'
     script.write_text(textwrap.dedent(WORKER))
     par_dir = tmp_path / 'runs'
@@ -320,14 +341,3 @@ def test_two_workers_share_one_study(
     for worker in workers:
         _, stderr = worker.communicate(timeout=240)
         assert worker.returncode == 0, stderr
-    study = optuna.load_study(study_name=study_name, storage=storage_url)
-    trials = study.get_trials(deepcopy=False)
-    assert len(trials) == 6
-    assert {t.state for t in trials} == {optuna.trial.TrialState.COMPLETE}
-    run_ids = [t.user_attrs[RUN_ID_ATTR] for t in trials]
-    assert len(set(run_ids)) == 6  # no id clash between the workers
-    registry = Experiment(config, name='Shared', par_dir=par_dir).registry
-    records = {record.id: record for record in registry.load_all()}
-    assert set(records) == set(run_ids)
-    assert {record.status for record in records.values()} == {'completed'}
-    optuna.delete_study(study_name=study_name, storage=storage_url)

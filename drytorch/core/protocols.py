@@ -51,11 +51,26 @@ _Tgt_contra = TypeVar('_Tgt_contra', contravariant=True)
 
 
 class LoaderProtocol(Protocol[_Data_co]):
-    """What runners need from a data loader."""
+    """What runners need from a data loader.
 
-    batch_size: int | None
-    dataset: data.Dataset[Any]
-    sampler: data.Sampler[Any] | Iterable[Any]
+    The attributes are read-only here, so that a loader whose batch size is
+    an ``int`` (not ``int | None``) conforms.
+    """
+
+    @property
+    def batch_size(self) -> int | None:
+        """Samples per batch, if known."""
+        ...
+
+    @property
+    def dataset(self) -> data.Dataset[Any]:
+        """The dataset."""
+        ...
+
+    @property
+    def sampler(self) -> data.Sampler[Any] | Iterable[Any]:
+        """The sampler."""
+        ...
 
     def __iter__(self) -> Iterator[_Data_co]:
         """Iterate over batches."""
@@ -144,13 +159,32 @@ class GradientOpProtocol(Protocol):
 
 
 class LearningProtocol(Protocol):
-    """How to optimize."""
+    """How to optimize (read-only: a frozen dataclass conforms)."""
 
-    optimizer_cls: type[torch.optim.Optimizer]
-    base_lr: float | dict[str, float]
-    scheduler: SchedulerProtocol
-    optimizer_defaults: dict[str, Any]
-    gradient_op: GradientOpProtocol
+    @property
+    def optimizer_cls(self) -> type[torch.optim.Optimizer]:
+        """The torch optimizer class."""
+        ...
+
+    @property
+    def base_lr(self) -> float | dict[str, float]:
+        """The base learning rate(s)."""
+        ...
+
+    @property
+    def scheduler(self) -> SchedulerProtocol:
+        """The learning-rate schedule."""
+        ...
+
+    @property
+    def optimizer_defaults(self) -> dict[str, Any]:
+        """Keyword arguments of the optimizer."""
+        ...
+
+    @property
+    def gradient_op(self) -> GradientOpProtocol:
+        """The operation on gradients before each step."""
+        ...
 
 
 @runtime_checkable

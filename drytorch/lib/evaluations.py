@@ -18,6 +18,11 @@ import torch
 from torch import nn
 
 from drytorch.core import log_events, scope
+from drytorch.core.protocols import (
+    LoaderProtocol,
+    ModelProtocol,
+    ObjectiveProtocol,
+)
 from drytorch.lib import runners
 
 __all__ = ['Diagnostic', 'EvaluationMixin', 'Test', 'Validation']
@@ -90,7 +95,12 @@ class Validation(
     """An evaluation pass whose metrics are logged."""
 
     def __init__(
-        self, model: Any, name: str = '', *, loader: Any, metric: Any
+        self,
+        model: ModelProtocol[_In, _Out],
+        name: str = '',
+        *,
+        loader: LoaderProtocol[tuple[_In, _Tgt]],
+        metric: ObjectiveProtocol[_Out, _Tgt],
     ) -> None:
         """Args:
         model: the model to evaluate.

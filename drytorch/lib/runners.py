@@ -21,6 +21,11 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 import torch
 
 from drytorch.core import exceptions, log_events, naming, register, scope
+from drytorch.core.protocols import (
+    LoaderProtocol,
+    ModelProtocol,
+    ObjectiveProtocol,
+)
 from drytorch.lib import objectives
 from drytorch.utils import apply_ops
 
@@ -80,7 +85,9 @@ class ModelCaller(Generic[_In, _Out], abc.ABC):
         model: the model it acts on.
     """
 
-    def __init__(self, model: Any, name: str = '') -> None:
+    def __init__(
+        self, model: ModelProtocol[_In, _Out], name: str = ''
+    ) -> None:
         """Args:
         model: the model to call.
         name: the actor's name; default: the class name.
@@ -122,14 +129,20 @@ class ModelRunner(ModelCaller[_In, _Out], Generic[_In, _Tgt, _Out]):
     max_stored_output: int = sys.maxsize
     progress_hz: float = 4.0
 
-    def __init__(self, model: Any, name: str = '', *, loader: Any) -> None:
+    def __init__(
+        self,
+        model: ModelProtocol[_In, _Out],
+        name: str = '',
+        *,
+        loader: LoaderProtocol[tuple[_In, _Tgt]],
+    ) -> None:
         """Args:
         model: the model to run.
         name: the actor's name; default: the class name.
         loader: the loader of (inputs, targets) batches.
         """  # noqa: D205
         super().__init__(model, name)
-        self.loader = loader
+        self.loader: Any = loader
         self.outputs_list: list[Any] = []
 
     @property
@@ -241,7 +254,12 @@ class ModelRunnerWithObjective(ModelRunner[_In, _Tgt, _Out]):
     """
 
     def __init__(
-        self, model: Any, name: str = '', *, loader: Any, objective: Any
+        self,
+        model: ModelProtocol[_In, _Out],
+        name: str = '',
+        *,
+        loader: LoaderProtocol[tuple[_In, _Tgt]],
+        objective: ObjectiveProtocol[_Out, _Tgt],
     ) -> None:
         """Args:
         model: the model to run.
@@ -251,7 +269,7 @@ class ModelRunnerWithObjective(ModelRunner[_In, _Tgt, _Out]):
             share state.
         """  # noqa: D205
         super().__init__(model, name, loader=loader)
-        self.objective = copy.deepcopy(objective)
+        self.objective: Any = copy.deepcopy(objective)
         self.objective.reset()
         self._computed: Mapping[str, float] = {}
 

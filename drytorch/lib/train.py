@@ -17,6 +17,12 @@ import torch
 from torch import nn
 
 from drytorch.core import exceptions, log_events, scope
+from drytorch.core.protocols import (
+    LearningProtocol,
+    LoaderProtocol,
+    LossProtocol,
+    ModelProtocol,
+)
 from drytorch.lib import _interrupt, evaluations, hooks, runners
 from drytorch.lib.optimization import ModelOptimizer
 
@@ -62,12 +68,12 @@ class Trainer(
 
     def __init__(
         self,
-        model: Any,
+        model: ModelProtocol[_In, _Out],
         name: str = '',
         *,
-        loader: Any,
-        loss: Any,
-        learning_schema: Any,
+        loader: LoaderProtocol[tuple[_In, _Tgt]],
+        loss: LossProtocol[_Out, _Tgt],
+        learning_schema: LearningProtocol,
     ) -> None:
         """Args:
         model: the model to train.
