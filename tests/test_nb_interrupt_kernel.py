@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from test_nb_kernel import Kernel
 
 from drytorch.core import history
 from drytorch.trackers.code import NOTEBOOK_NAME, read_cells
@@ -65,31 +64,10 @@ exp = Experiment(Config(), name='Stoppable')
 """
 
 
-class _Kernel:
-    def __init__(self, cwd: pathlib.Path) -> None:
-        self.manager = KernelManager(
-            kernel_name='python3',
-            kernel_spec_manager=KernelSpecManager(kernel_dirs=[]),
-        )
-        self.manager.start_kernel(
-            cwd=str(cwd),
-            extra_arguments=['--InteractiveShell.colors=nocolor'],
-        )
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+class _Kernel(Kernel):
+    """A kernel that can be interrupted while a cell runs."""
 
-    def execute(self, code: str) -> tuple[dict[str, Any], list[dict]]:
-        outputs: list[dict] = []
-        reply = self.client.execute_interactive(
-            textwrap.dedent(code), timeout=120, output_hook=outputs.append
-        )
-        return reply['content'], outputs
-
-    def run(self, code: str) -> list[dict]:
-        content, outputs = self.execute(code)
-        assert content['status'] == 'ok', content
-        return outputs
+    execute_timeout = 120
 
     def value(self, expression: str) -> Any:
         outputs = self.run(f'print(json.dumps({expression}))')
@@ -115,11 +93,6 @@ class _Kernel:
             reply = self.client.get_shell_msg(timeout=60)
             if reply['parent_header'].get('msg_id') == msg_id:
                 return reply['content']
-
-    def close(self) -> None:
-        self.client.stop_channels()
-        if self.manager.has_kernel:
-            self.manager.shutdown_kernel(now=True)
 
 
 @pytest.fixture

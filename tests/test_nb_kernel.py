@@ -31,6 +31,8 @@ STATUS_FILE = 'status_at_stop.txt'
 class Kernel:
     """A python3 kernel of this environment, started in a folder."""
 
+    execute_timeout = 60
+
     def __init__(self, cwd: pathlib.Path) -> None:
         # no kernel directories: 'python3' is ipykernel's native spec, which
         # runs sys.executable (as notebooks/_execute.py does)
@@ -52,7 +54,7 @@ class Kernel:
         outputs: list[dict] = []
         reply = self.client.execute_interactive(
             textwrap.dedent(code),
-            timeout=60,
+            timeout=self.execute_timeout,
             output_hook=outputs.append,
         )
         return reply['content'], outputs

@@ -66,6 +66,10 @@ def test_status_and_snapshot_show_the_counts_by_hand(
     assert re.search(r'0\s+Linear\s+\[8, 8\]\s+40\s+0', status)
     snapshot = html_outputs(kernel.run('%drytorch_stop'))
     assert 'drytorch-snapshot' in snapshot
-    for value in (TOTAL, TRAINABLE, FROZEN):
-        assert f'<td>{value}</td>' in snapshot
+    for label, value in (
+        ('Parameters', TOTAL),
+        ('Trainable', TRAINABLE),
+        ('Frozen', FROZEN),
+    ):
+        assert re.search(rf'>{label}</b></td><td[^>]*>{value}</td>', snapshot)
     assert '>[8, 2]</td>' in snapshot
