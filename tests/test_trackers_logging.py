@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import io
 import logging
@@ -58,9 +59,10 @@ TIMESTAMP = r'\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] - '
 
 
 def test_info_levels_match_the_reference() -> None:
-    assert INFO_LEVELS == (19, 21, 23, 25, 27, 28, 29)
+    # a dataclass instance, as in the reference (dataclasses.astuple works)
+    assert dataclasses.astuple(INFO_LEVELS) == (19, 21, 23, 25, 27, 28, 29)
     assert INFO_LEVELS.metrics == 21
-    assert INFO_LEVELS._fields == (
+    assert tuple(field.name for field in dataclasses.fields(INFO_LEVELS)) == (
         'internal',
         'metrics',
         'epoch',

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-from typing import IO, NamedTuple
+from typing import IO
 
 from drytorch.utils import environment
 
@@ -43,7 +43,8 @@ __all__ = [
 ]
 
 
-class InfoLevels(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class InfoLevels:
     """Logging levels of the drytorch events, from least to most important.
 
     Attributes:
@@ -56,13 +57,13 @@ class InfoLevels(NamedTuple):
         test: tests starting.
     """
 
-    internal: int
-    metrics: int
-    epoch: int
-    model_state: int
-    experiment: int
-    training: int
-    test: int
+    internal: int = 19
+    metrics: int = 21
+    epoch: int = 23
+    model_state: int = 25
+    experiment: int = 27
+    training: int = 28
+    test: int = 29
 
 
 INFO_LEVELS = InfoLevels(
@@ -124,7 +125,7 @@ def register_level_names() -> None:
     """Give the drytorch levels readable names (once, on first use)."""
     if _state.level_names_registered:
         return
-    for name, level in INFO_LEVELS._asdict().items():
+    for name, level in dataclasses.asdict(INFO_LEVELS).items():
         if logging.getLevelName(level) == f'Level {level}':
             logging.addLevelName(level, name.center(_LEVEL_NAME_WIDTH))
     _state.level_names_registered = True
