@@ -329,3 +329,60 @@ def test_an_interrupted_training_is_said_in_the_header_and_the_log() -> None:
     # training again in the next cell clears it
     panel.notify(log_events.StartTrainingEvent('Trainer', 'net', 2, 4))
     assert 'interrupted' not in _render.header_html(panel._state)
+
+
+QUOTED = '"><img src=x onerror="alert(1)"><b title=\'x\'>'
+
+
+def test_quotes_and_markup_in_names_stay_text_in_attributes_and_folds() -> (
+    None
+):
+    import html.parser
+
+    from drytorch.utils.model_summary import summarize
+
+    class Tags(html.parser.HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[tuple[str, dict[str, str | None]]] = []
+            self.text: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, dict(attrs)))
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    # a nested module under a ModuleDict key: its fold's <summary> heading
+    module = nn.ModuleDict({QUOTED: nn.Sequential(nn.Linear(2, 2))})
+    panel = NotebookPanel(mode='text', stream=_Sink())
+    panel.notify(
+        log_events.StartExperimentEvent(None, QUOTED, NOW, 'run', tags=[])
+    )
+    panel.notify(
+        log_events.ModelRegistrationEvent(
+            'net', NOW, repr(module), summarize(module)
+        )
+    )
+    panel.notify(log_events.MetricEvent('net', QUOTED, 1, {QUOTED: 1.0}))
+    snapshot = panel.snapshot_html()
+    parser = Tags()
+    parser.feed(snapshot)
+    names = [tag for tag, _ in parser.tags]
+    assert 'b' not in [t for t, a in parser.tags if 'title' in a]
+    for tag, attrs in parser.tags:
+        assert not any(name.startswith('on') for name in attrs), tag
+    images = [attrs for tag, attrs in parser.tags if tag == 'img']
+    assert len(images) == 1  # the chart, and no injected image
+    assert images[0]['alt'] == QUOTED and images[0]['title'] == QUOTED
+    text = ''.join(parser.text)
+    assert text.count(QUOTED) >= 3  # header, summary rows, model fold
+    assert names.count('img') == 1
+    folds = re.findall(r'<summary[^>]*>(.*?)</summary>', snapshot, re.S)
+    assert any(html_escape(QUOTED) in fold for fold in folds)
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
