@@ -157,7 +157,8 @@ def actor_card_html(
     if table:
         # spacing, alignment and wrapping set once, for a small card
         parts.append(
-            '<div style="overflow-x: auto; max-width: 100%;"><table '
+            '<div style="overflow-x: auto; max-width: 100%; '
+            'contain: inline-size;"><table '
             'style="border-spacing: 0 1px; overflow-wrap: anywhere;">'
             '<tbody style="vertical-align: top;">'
             f'{table}</tbody></table></div>'
@@ -167,7 +168,8 @@ def actor_card_html(
         parts.append(
             '<details style="margin-top: 4px;"><summary style="cursor: '
             'pointer;">All metadata</summary><pre style="margin: 0; '
-            f'overflow-x: auto; max-width: 100%;">{raw}</pre></details>'
+            f'overflow-x: auto; max-width: 100%; '
+            f'contain: inline-size;">{raw}</pre></details>'
         )
     parts.append('</div>')
     return ''.join(parts)

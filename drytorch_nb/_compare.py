@@ -314,7 +314,8 @@ class Comparison:
         if code is not None:
             parts.append(
                 f'<details open><summary>{html.escape(code[0])}</summary>'
-                '<pre style="overflow-x: auto; max-width: 100%">'
+                '<pre style="overflow-x: auto; max-width: 100%; '
+                'contain: inline-size">'
                 f'{html.escape(code[1])}</pre></details>'
             )
         charts = self.charts()

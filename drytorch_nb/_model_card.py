@@ -226,7 +226,8 @@ def model_card_html(summary: ModelSummary | None, name: str = '') -> str:
         f'<div class="drytorch-model-card" style="color: {_FG}; '
         'max-width: 100%; min-width: 0;">',
         f'<div style="font-weight: bold; color: {_FG_STRONG};">{title}</div>',
-        '<div style="overflow-x: auto; max-width: 100%;">'
+        '<div style="overflow-x: auto; max-width: 100%; '
+        'contain: inline-size;">'
         '<table style="border-spacing: 6px 1px; margin: 2px 0 6px 0; '
         f'overflow-wrap: anywhere;">{_BODY}{rows}</tbody></table></div>',
     ]
@@ -237,7 +238,8 @@ def model_card_html(summary: ModelSummary | None, name: str = '') -> str:
         missing = _missing(summary)
         parts.append(
             '<div class="drytorch-layers" style="overflow-x: auto; '
-            f'max-width: 100%; border: 1px solid {_BORDER}; '
+            f'max-width: 100%; contain: inline-size; '
+            f'border: 1px solid {_BORDER}; '
             f'border-radius: 4px; background: {_BG};">'
             '<div style="min-width: 36em;">'
             f'{_header()}{_block(tree, is_open, marks, missing)}</div></div>'

@@ -168,7 +168,8 @@ def header_html(state: PanelState, now: float | None = None) -> str:
         f'<div style="display: flex; flex-wrap: wrap; gap: 0 6px; '
         f'align-items: baseline;">{line}</div>'
         '<details><summary style="cursor: pointer;">Configuration</summary>'
-        '<div style="overflow-x: auto; max-width: 100%;">'
+        '<div style="overflow-x: auto; max-width: 100%; '
+        'contain: inline-size;">'
         f'{config_html(state.config)}</div></details></div>'
     )
 

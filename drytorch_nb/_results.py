@@ -62,7 +62,10 @@ _CELL = (
     f'text-align: left; padding: 0.2em 0.8em 0.2em 0; white-space: nowrap; '
     f'border-bottom: 1px solid {_BORDER}; vertical-align: top;'
 )
-_BOX = 'overflow-x: auto; max-width: 100%; margin: 0.25em 0 0.75em 0;'
+_BOX = (
+    'overflow-x: auto; max-width: 100%; '
+    'contain: inline-size; margin: 0.25em 0 0.75em 0;'
+)
 
 
 def lower_is_better(name: str) -> bool:

@@ -90,6 +90,7 @@ def summary_html(state: PanelState) -> str:
         )
     return (
         '<div class="drytorch-summary" style="overflow-x: auto; '
-        f'max-width: 100%;"><table style="{_TABLE}">{head}'
+        f'max-width: 100%; contain: inline-size;"><table style="{_TABLE}">'
+        f'{head}'
         f'{"".join(body)}</table></div>'
     )

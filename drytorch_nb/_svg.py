@@ -328,7 +328,8 @@ def line_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
         f'height="{total_height}" viewBox="0 0 {width} {total_height}" '
         'class="drytorch-chart" role="img" '
-        f'style="font: 11px sans-serif; max-width: 100%; height: auto; '
+        f'style="font: 11px sans-serif; width: 100%; max-width: {width}px; '
+        'height: auto; '
         f'color: {ink};">',
         f'<title>{esc_title}</title>',
         f'<text x="{_LEFT}" y="14" font-weight="bold" fill="{ink}">'

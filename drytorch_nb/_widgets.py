@@ -59,13 +59,21 @@ class LiveView:
         self._widgets = widgets
         self._v7 = _major_version(widgets) < 8
         # initial values travel with the widgets' creation: no update
-        self.header = widgets.HTML(value=header)
-        self.status = widgets.HTML(value=status)
-        self.charts = widgets.HTML(value='<i>no metrics yet</i>')
-        self.models = widgets.Accordion(children=[], selected_index=None)
-        self.actors = widgets.Accordion(children=[], selected_index=None)
-        self.log = widgets.Output()
+        # No widget may be held wider than the notebook by its content: the
+        # content wraps (bars, charts) or scrolls in its own box (tables).
+        fill = {'min_width': '0'}
+        self.header = widgets.HTML(value=header, layout=fill)
+        self.status = widgets.HTML(value=status, layout=fill)
+        self.charts = widgets.HTML(value='<i>no metrics yet</i>', layout=fill)
+        self.models = widgets.Accordion(
+            children=[], selected_index=None, layout=fill
+        )
+        self.actors = widgets.Accordion(
+            children=[], selected_index=None, layout=fill
+        )
+        self.log = widgets.Output(layout=fill)
         self.tabs = widgets.Tab(
+            layout=fill,
             children=[self.charts, self.models, self.actors, self.log],
             selected_index=0,
             **self._titles_kwargs(TAB_TITLES),
@@ -186,7 +194,7 @@ class LiveView:
         children = list(accordion.children)
         labels = self.titles(accordion)
         for title, value in new:
-            child = self._widgets.HTML(value=value)
+            child = self._widgets.HTML(value=value, layout={'min_width': '0'})
             self._owned.append(child)
             children.append(child)
             labels.append(text_label(title))

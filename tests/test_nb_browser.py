@@ -62,8 +62,10 @@ ARTIFACTS = pathlib.Path(
 )
 """Where screenshots of failed browser tests are kept."""
 
-# Elements of the panel that stick out of it to the right, unless a
-# scrolling box of the panel holds them (wide tables scroll by design).
+# Elements of the panel that stick out of it to the right, unless one of
+# the panel's own scrolling boxes holds them (wide tables scroll by design).
+# Scrolling boxes of the widget library do not count: what sticks out of
+# them is cut off for the user.
 OVERFLOW_JS = """(root) => {
     const limit = root.getBoundingClientRect().right + 1;
     const bad = [];
@@ -73,7 +75,7 @@ OVERFLOW_JS = """(root) => {
         let scrolled = false;
         for (let up = el.parentElement; up && up !== root;
              up = up.parentElement) {
-            const style = getComputedStyle(up).overflowX;
+            const style = up.style.overflowX;
             if (style === 'auto' || style === 'scroll') { scrolled = true; }
         }
         if (!scrolled) bad.push(el.tagName + '.' + el.className +
