@@ -429,3 +429,67 @@ def test_distributed_saves_unwrapped_module(
         model = None
         gc.collect()
         dist.destroy_process_group()
+
+
+# modules bound beside the model (0.1.0rc11's bind_module)
+
+
+def _module_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_bound_modules_are_saved_and_loaded_with_the_model(
+    model: Model,
+) -> None:
+    checkpoint = model.checkpoint
+    assert isinstance(checkpoint, LocalCheckpoint)
+    critic = nn.Linear(3, 2)
+    checkpoint.bind_module('critic', critic)
+    assert dict(checkpoint.modules) == {'critic': critic}
+    model.epoch = 2
+    model.save_state()
+    saved_model, saved_critic = _params(model), _module_state(critic)
+    assert (_model_dir(model) / 'epoch_2' / 'critic_state.pt').is_file()
+    _perturb(model)
+    with torch.no_grad():
+        critic.weight.add_(1.0)
+    model.load_state()
+    assert _same(_params(model), saved_model)
+    assert _same(_module_state(critic), saved_critic)
+
+
+def test_a_bound_module_that_does_not_fit_changes_nothing(
+    model: Model,
+) -> None:
+    checkpoint = model.checkpoint
+    assert isinstance(checkpoint, LocalCheckpoint)
+    checkpoint.bind_module('critic', nn.Linear(3, 2))
+    _save_at(model, 1)
+    _perturb(model)
+    before = _params(model)
+    wider = nn.Linear(3, 4)
+    wider_before = _module_state(wider)
+    checkpoint.bind_module('critic', wider)  # the same name: replaced
+    with pytest.raises(RuntimeError, match='wrong shapes'):
+        model.load_state()
+    assert _same(_params(model), before)  # the model was not touched
+    assert _same(_module_state(wider), wider_before)
+    checkpoint.bind_module('critic', nn.Linear(3, 2))  # fits again
+    checkpoint.bind_module('other', nn.Linear(3, 2))  # never saved
+    with pytest.raises(RuntimeError, match="bound module 'other'"):
+        model.load_state()
+    assert _same(_params(model), before)
+
+
+def test_bind_module_checks_its_arguments(model: Model) -> None:
+    checkpoint = model.checkpoint
+    assert isinstance(checkpoint, LocalCheckpoint)
+    with pytest.raises(TypeError, match=r'torch\.nn\.Module'):
+        checkpoint.bind_module('critic', 'module')  # type: ignore[arg-type]
+    for name in ('model', 'optimizer', '../up', ''):
+        with pytest.raises(exceptions.InvalidNameError):
+            checkpoint.bind_module(name, nn.Linear(1, 1))
+    assert checkpoint.modules == {}
+    checkpoint.bind_module('critic', nn.Linear(1, 1))
+    checkpoint.bind_model(Model(nn.Linear(2, 1), name='Other'))
+    assert checkpoint.modules == {}  # they belonged to the previous model

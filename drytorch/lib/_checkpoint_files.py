@@ -39,7 +39,9 @@ from drytorch.utils import files
 __all__ = [
     'MODEL_FILE',
     'OPTIMIZER_FILE',
+    'RESERVED_MODULE_NAMES',
     'epoch_dir_name',
+    'module_file',
     'open_checkpoint',
     'saved_epochs',
     'tidy',
@@ -51,6 +53,13 @@ _EPOCH_PREFIX = 'epoch_'
 _EPOCH_DIR = re.compile(r'epoch_(0|[1-9][0-9]*)')
 MODEL_FILE = 'model_state.pt'
 OPTIMIZER_FILE = 'optimizer_state.pt'
+RESERVED_MODULE_NAMES = frozenset({'model', 'optimizer'})
+"""Names a bound module cannot take: their files hold the model's states."""
+
+
+def module_file(name: str) -> str:
+    """The file of a bound module's state: ``<name>_state.pt``."""
+    return f'{name}_state.pt'
 # what a save writes beside epoch_<N>: .epoch_<N>.<pid>[-<start>[-<n>]].<kind>
 # (a bare pid: written by earlier versions)
 _LEFTOVER = re.compile(
@@ -153,10 +162,13 @@ def write_epoch(
     final: pathlib.Path,
     module_state: Mapping[str, Any],
     optimizer_state: Mapping[str, Any] | None,
+    extra_states: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Write the checkpoint folder ``final`` (an ``epoch_<N>`` folder).
 
     Crash-safe at every instant, also when the epoch is already saved.
+    The states of bound modules (``extra_states``, by name) are written in
+    the same folder, so they are replaced together with the model's.
 
     Raises:
         OSError: naming the folder, if it cannot be written (nothing is
@@ -167,7 +179,7 @@ def write_epoch(
     tidy(model_dir)
     tag = _new_owner_tag()
     try:
-        _replace(final, tag, module_state, optimizer_state)
+        _replace(final, tag, module_state, optimizer_state, extra_states)
     finally:
         _release_owner_tag(tag)
 
@@ -177,6 +189,7 @@ def _replace(
     tag: str,
     module_state: Mapping[str, Any],
     optimizer_state: Mapping[str, Any] | None,
+    extra_states: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     model_dir = final.parent
     temp = model_dir / f'.{final.name}.{tag}.tmp'
@@ -188,6 +201,8 @@ def _replace(
             _save_file(module_state, temp / MODEL_FILE)
             if optimizer_state is not None:
                 _save_file(optimizer_state, temp / OPTIMIZER_FILE)
+            for name, state in (extra_states or {}).items():
+                _save_file(state, temp / module_file(name))
         except OSError as error:  # e.g. a full disk, which names nothing
             raise files.naming_path(error, final) from error
         files.fsync_dir(temp)
@@ -216,16 +231,27 @@ def _replace(
 
 
 def open_checkpoint(
-    folder: pathlib.Path, with_optimizer: bool
-) -> tuple[Any, Any]:
-    """Open the state files of one folder, as one consistent pair.
+    folder: pathlib.Path,
+    with_optimizer: bool,
+    module_names: tuple[str, ...] = (),
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Open the state files of one folder, as one consistent set.
 
     Opened relative to the folder's descriptor where the platform allows
-    it: the pair stays that of one save, even if the folder is renamed
+    it: the set stays that of one save, even if the folder is renamed
     while it is read.
+
+    Returns:
+        The model's stream, the optimizer's (None if not asked for or not
+        saved) and those of the bound modules, by name (a module whose
+        state was not saved is left out).
+
+    Raises:
+        FileNotFoundError: if the model's state file is missing.
     """
     names = [MODEL_FILE] + ([OPTIMIZER_FILE] if with_optimizer else [])
-    opened: list[Any] = []
+    names += [module_file(name) for name in module_names]
+    opened: dict[str, Any] = {}
     dir_fd: int | None = None
     if os.open in os.supports_dir_fd:
         flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0)
@@ -240,19 +266,21 @@ def open_checkpoint(
             except FileNotFoundError:
                 if name == MODEL_FILE:
                     raise
-                opened.append(None)
                 continue
-            opened.append(os.fdopen(fd, 'rb'))
+            opened[name] = os.fdopen(fd, 'rb')
     except BaseException:
-        for stream in opened:
-            if stream is not None:
-                stream.close()
+        for stream in opened.values():
+            stream.close()
         raise
     finally:
         if dir_fd is not None:
             os.close(dir_fd)
-    opened.extend([None] * (2 - len(opened)))
-    return opened[0], opened[1]
+    modules = {
+        name: opened[module_file(name)]
+        for name in module_names
+        if module_file(name) in opened
+    }
+    return opened[MODEL_FILE], opened.get(OPTIMIZER_FILE), modules
 
 
 def saved_epochs(model_dir: pathlib.Path) -> dict[int, pathlib.Path]:

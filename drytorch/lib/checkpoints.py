@@ -180,6 +180,7 @@ class LoadedState:
         optimizer_state: the optimizer's state dict, if read.
         optimizer_problem: why the optimizer's state was not read, if it
             was asked for and not read.
+        module_states: the states of the bound modules, by name.
     """
 
     epoch: int
@@ -187,6 +188,9 @@ class LoadedState:
     module_state: Mapping[str, Any]
     optimizer_state: dict[str, Any] | None = None
     optimizer_problem: str | None = None
+    module_states: Mapping[str, Mapping[str, Any]] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 class AbstractCheckpoint(abc.ABC):
@@ -201,6 +205,7 @@ class AbstractCheckpoint(abc.ABC):
     def __init__(self) -> None:
         self._model: ModelProtocol[Any, Any] | None = None
         self._optimizer: torch.optim.Optimizer | None = None
+        self._modules: dict[str, nn.Module] = {}
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}()'
@@ -229,7 +234,43 @@ class AbstractCheckpoint(abc.ABC):
         """
         if model is not self._model:
             self._optimizer = None
+            self._modules.clear()
         self._model = model
+
+    @property
+    def modules(self) -> Mapping[str, nn.Module]:
+        """The modules bound beside the model, by name."""
+        return dict(self._modules)
+
+    def bind_module(self, name: str, module: nn.Module, /) -> None:
+        """Bind a module saved and loaded with the model, under a name.
+
+        For modules that belong to the model's training without being part
+        of it (a discriminator, an averaged copy, a learned loss): their
+        states go into the same checkpoint folder as the model's, written
+        and replaced together, and a load applies all of them or none.
+        Binding another model unbinds them.
+
+        Args:
+            name: the module's name in the checkpoint (a valid name, not
+                'model' or 'optimizer'); binding the same name again
+                replaces the module.
+            module: the module.
+
+        Raises:
+            TypeError: if module is not a torch module.
+            InvalidNameError: if the name cannot name a file, or is taken
+                by the model's own states.
+        """
+        if not isinstance(module, nn.Module):
+            msg = f'Expected a torch.nn.Module, got {type(module).__name__}.'
+            raise TypeError(msg)
+        naming.validate_name(name)
+        if name in layout.RESERVED_MODULE_NAMES:
+            raise exceptions.InvalidNameError(
+                'module', name, "it is taken by the model's own states"
+            )
+        self._modules[name] = module
 
     def bind_optimizer(self, optimizer: torch.optim.Optimizer, /) -> None:
         """Bind the optimizer whose state to save and load with the model.
@@ -246,9 +287,10 @@ class AbstractCheckpoint(abc.ABC):
         self._optimizer = optimizer
 
     def remove_model(self) -> None:
-        """Unbind the model (and the optimizer)."""
+        """Unbind the model (and the optimizer and the bound modules)."""
         self._model = None
         self._optimizer = None
+        self._modules.clear()
 
     def _definition(self, with_optimizer: bool) -> str:
         return 'checkpoint' if with_optimizer else 'state'
@@ -270,7 +312,16 @@ class AbstractCheckpoint(abc.ABC):
         optimizer = self._optimizer
         module_state = _unwrapped(model).state_dict()
         optimizer_state = None if optimizer is None else optimizer.state_dict()
-        location = self._write(model.epoch, module_state, optimizer_state)
+        if self._modules:
+            module_states = {
+                name: module.state_dict()
+                for name, module in self._modules.items()
+            }
+            location = self._write(
+                model.epoch, module_state, optimizer_state, module_states
+            )
+        else:
+            location = self._write(model.epoch, module_state, optimizer_state)
         scope.publish(
             log_events.SaveModelEvent(  # type: ignore[call-arg]
                 model_name=model.name,
@@ -311,9 +362,22 @@ class AbstractCheckpoint(abc.ABC):
         if _distributed():
             torch.distributed.barrier()
         optimizer = self._optimizer
-        loaded = self._read(epoch, with_optimizer=optimizer is not None)
+        bound = self._modules
+        if bound:
+            loaded = self._read(epoch, optimizer is not None, tuple(bound))
+        else:
+            loaded = self._read(epoch, with_optimizer=optimizer is not None)
         module = _unwrapped(model)
         _check_module_state(module, loaded.module_state)
+        for name, extra in bound.items():
+            state = loaded.module_states.get(name)
+            if state is None:
+                msg = (
+                    f'Expected a state of the bound module {name!r} at '
+                    f'{loaded.location}, found none. Nothing was loaded.'
+                )
+                raise RuntimeError(msg)
+            _check_module_state(extra, state)
         optimizer_problem = loaded.optimizer_problem
         optimizer_state = loaded.optimizer_state
         if optimizer is not None and optimizer_state is not None:
@@ -322,6 +386,8 @@ class AbstractCheckpoint(abc.ABC):
             )
         # everything is read and checked: from here on, apply
         module.load_state_dict(loaded.module_state)
+        for name, extra in bound.items():
+            extra.load_state_dict(loaded.module_states[name])
         optimizer_loaded = False
         if optimizer is not None:
             if optimizer_problem is None and optimizer_state is not None:
@@ -352,12 +418,26 @@ class AbstractCheckpoint(abc.ABC):
         epoch: int,
         module_state: Mapping[str, Any],
         optimizer_state: Mapping[str, Any] | None,
+        module_states: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> str:
-        """Store the states of an epoch; return where they are."""
+        """Store the states of an epoch; return where they are.
+
+        ``module_states`` (the bound modules', by name) is passed only when
+        modules are bound.
+        """
 
     @abc.abstractmethod
-    def _read(self, epoch: int, with_optimizer: bool) -> LoadedState:
-        """Read the states of an epoch (-1: the last) without applying."""
+    def _read(
+        self,
+        epoch: int,
+        with_optimizer: bool,
+        module_names: tuple[str, ...] = (),
+    ) -> LoadedState:
+        """Read the states of an epoch (-1: the last) without applying.
+
+        ``module_names`` (the bound modules) is passed only when modules
+        are bound.
+        """
 
 
 def _check_module_state(module: nn.Module, state: Mapping[str, Any]) -> None:
@@ -501,12 +581,18 @@ class LocalCheckpoint(AbstractCheckpoint):
         epoch: int,
         module_state: Mapping[str, Any],
         optimizer_state: Mapping[str, Any] | None,
+        module_states: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> str:
         final = self.paths.epoch_dir_of(epoch)
-        layout.write_epoch(final, module_state, optimizer_state)
+        layout.write_epoch(final, module_state, optimizer_state, module_states)
         return str(final)
 
-    def _read(self, epoch: int, with_optimizer: bool) -> LoadedState:
+    def _read(
+        self,
+        epoch: int,
+        with_optimizer: bool,
+        module_names: tuple[str, ...] = (),
+    ) -> LoadedState:
         model = self.model
         model_dir = self.paths.model_dir
         if not model_dir.is_dir():
@@ -524,7 +610,9 @@ class LocalCheckpoint(AbstractCheckpoint):
             if folder is None:
                 raise exceptions.EpochNotFoundError(epoch, model_dir)
             try:
-                streams = layout.open_checkpoint(folder, with_optimizer)
+                streams = layout.open_checkpoint(
+                    folder, with_optimizer, module_names
+                )
             except FileNotFoundError:
                 continue  # moved by a concurrent save: look again
             return _load_streams(
@@ -536,20 +624,28 @@ class LocalCheckpoint(AbstractCheckpoint):
 def _load_streams(
     epoch: int,
     folder: pathlib.Path,
-    streams: tuple[Any, Any],
+    streams: tuple[Any, Any, dict[str, Any]],
     with_optimizer: bool,
     device: torch.device,
 ) -> LoadedState:
-    model_stream, optimizer_stream = streams
+    model_stream, optimizer_stream, module_streams = streams
     optimizer_path = folder / layout.OPTIMIZER_FILE
+    module_states: dict[str, Mapping[str, Any]] = {}
     try:
         with model_stream:
             module_state = _torch_load(
                 model_stream, folder / layout.MODEL_FILE, device
             )
+        for name, stream in module_streams.items():
+            with stream:
+                module_states[name] = _torch_load(
+                    stream, folder / layout.module_file(name), device
+                )
     except BaseException:
         if optimizer_stream is not None:
             optimizer_stream.close()
+        for stream in module_streams.values():
+            stream.close()
         raise
     optimizer_state = None
     problem = None
@@ -575,4 +671,5 @@ def _load_streams(
         module_state=module_state,
         optimizer_state=optimizer_state,
         optimizer_problem=problem,
+        module_states=module_states,
     )
