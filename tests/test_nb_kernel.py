@@ -8,7 +8,6 @@ records ``interrupted``; a failing ``%%drytorch`` cell records ``failed``.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import pathlib
@@ -143,13 +142,13 @@ def test_graceful_shutdown_records_completed_quickly(
     kernel.run('%drytorch_start --run-id graceful')
     assert record(tmp_path, 'graceful')['status'] == 'running'
 
-    requested = shut_down(kernel)
+    shut_down(kernel)
 
     stored = record(tmp_path, 'graceful')
     assert stored['status'] == 'completed'
-    ended = datetime.datetime.fromisoformat(stored['ended_at']).timestamp()
-    assert ended - requested < 2.0  # SIGTERM comes at 2.5 s
-    # the kernel exited by itself: no SIGTERM (-15) nor SIGKILL (-9)
+    # the kernel exited by itself, within the manager's grace period: no
+    # SIGTERM (-15) nor SIGKILL (-9) was needed (a wall-clock bound would
+    # fail on a busy machine; the exit status says the same)
     assert kernel.process.returncode == 0
     # the trackers were told after the status was recorded: the
     # extension's hook ran before the core's
