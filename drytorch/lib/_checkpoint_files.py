@@ -60,6 +60,8 @@ RESERVED_MODULE_NAMES = frozenset({'model', 'optimizer'})
 def module_file(name: str) -> str:
     """The file of a bound module's state: ``<name>_state.pt``."""
     return f'{name}_state.pt'
+
+
 # what a save writes beside epoch_<N>: .epoch_<N>.<pid>[-<start>[-<n>]].<kind>
 # (a bare pid: written by earlier versions)
 _LEFTOVER = re.compile(
