@@ -101,9 +101,9 @@ ensure_widgets7_venv() {
 run_tests() {
   ensure_widgets7_venv
   say 'ruff check'
-  "$PY" -m ruff check drytorch drytorch_nb tests bench
+  "$PY" -m ruff check drytorch drytorch_nb tests bench docs
   say 'ruff format --check'
-  "$PY" -m ruff format --check drytorch drytorch_nb tests bench
+  "$PY" -m ruff format --check drytorch drytorch_nb tests bench docs
   say 'mypy'
   "$PY" -m mypy
   say 'pytest'
