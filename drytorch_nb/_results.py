@@ -23,6 +23,7 @@ from drytorch.core.history import RunHistory, load_history
 from drytorch.core.registry import RunMetadata
 from drytorch.utils.formatting import format_duration, format_number
 from drytorch_nb._display import Table
+from drytorch_nb._state import lower_is_better
 
 __all__ = [
     'STATUS_COLORS',
@@ -43,20 +44,6 @@ STATUS_COLORS = {
 }
 """The colour of each run status (theme variable, then a fallback)."""
 
-_LOWER_IS_BETTER = (
-    'loss',
-    'err',
-    'entropy',
-    'mse',
-    'mae',
-    'nll',
-    'perplex',
-    'divergence',
-    'distance',
-    'cost',
-    'regret',
-)
-
 _BORDER = 'var(--jp-border-color2, rgba(128, 128, 128, 0.35))'
 _CELL = (
     f'text-align: left; padding: 0.2em 0.8em 0.2em 0; white-space: nowrap; '
@@ -66,17 +53,6 @@ _BOX = (
     'overflow-x: auto; max-width: 100%; '
     'contain: inline-size; margin: 0.25em 0 0.75em 0;'
 )
-
-
-def lower_is_better(name: str) -> bool:
-    """Whether smaller values are better: losses and errors go down.
-
-    Names containing 'loss', 'error', 'entropy', 'mse', 'mae', 'nll',
-    'perplexity', 'divergence', ... go down; every other metric (accuracy,
-    F1, ...) goes up.
-    """
-    lowered = name.lower()
-    return any(word in lowered for word in _LOWER_IS_BETTER)
 
 
 def best_index(name: str, values: Sequence[float]) -> int | None:

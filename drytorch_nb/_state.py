@@ -28,25 +28,28 @@ __all__ = [
 
 _LOWER_WORDS = (
     'loss',
-    'error',
+    'err',
     'entropy',
-    'perplexity',
+    'mse',
+    'mae',
+    'nll',
+    'perplex',
     'distance',
     'divergence',
     'cost',
     'regret',
 )
-_LOWER_TOKENS = frozenset(
-    {'ce', 'bce', 'nll', 'mse', 'mae', 'rmse', 'kl', 'kld', 'l1', 'l2', 'err'}
-)
+# short names that would match too much as substrings: whole words only
+_LOWER_TOKENS = frozenset({'ce', 'bce', 'kl', 'kld', 'l1', 'l2'})
 
 
 def lower_is_better(name: str) -> bool:
     """Whether smaller values of the named metric are better.
 
-    Losses and errors go down: names that contain 'loss', 'error',
-    'entropy', ... or a word such as 'CE', 'NLL', 'MSE', 'MAE'. Every other
-    metric (accuracy, F1, ...) goes up.
+    Losses and errors go down: names that contain 'loss', 'err',
+    'entropy', 'mse', 'perplex', ... or a word such as 'CE' or 'KL'. Every
+    other metric (accuracy, F1, ...) goes up. The panel and the comparison
+    of runs both follow this one rule.
     """
     lowered = name.lower()
     if any(word in lowered for word in _LOWER_WORDS):

@@ -98,6 +98,11 @@ def test_best_follows_the_metric_direction() -> None:
     assert lower_is_better('Cross Entropy') and lower_is_better('val_MSE')
     assert lower_is_better('NLL') and lower_is_better('Error rate')
     assert not lower_is_better('Accuracy') and not lower_is_better('F1')
+    # the comparison of runs ranks by the same rule as the panel
+    from drytorch_nb import _results
+
+    assert _results.best_index('CE', [0.5, 0.2, 0.9]) == 1
+    assert _results.best_index('Accuracy', [0.5, 0.2, 0.9]) == 2
 
 
 def test_log_scale_for_a_loss_spanning_more_than_two_decades() -> None:
