@@ -13,9 +13,7 @@ import html
 import math
 import reprlib
 from collections.abc import Iterable, Mapping
-from typing import Any
 
-from drytorch.utils import formatting
 from drytorch_nb import _bars, _svg
 from drytorch_nb._state import PanelState, Series, clip_text
 
@@ -25,7 +23,6 @@ __all__ = [
     'charts_html',
     'config_html',
     'format_duration',
-    'format_metrics',
     'header_html',
     'log_html',
     'status_html',
@@ -89,11 +86,6 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f'{hours}h {minutes:02d}m {secs:02d}s'
     return f'{minutes}m {secs:02d}s'
-
-
-def format_metrics(metrics: Mapping[str, Any]) -> str:
-    """Metric values as plain text: ``loss=0.1234  acc=0.9``."""
-    return formatting.format_metrics(metrics)
 
 
 def _value_repr(value: object) -> str:

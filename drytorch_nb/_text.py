@@ -8,8 +8,7 @@ so logs and captured outputs stay one line per event.
 from __future__ import annotations
 
 from drytorch.core import log_events
-from drytorch.utils.formatting import format_number
-from drytorch_nb._render import format_metrics
+from drytorch.utils.formatting import format_metrics, format_number
 
 __all__ = ['event_line', 'one_line']
 
