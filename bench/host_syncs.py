@@ -8,7 +8,8 @@ On an accelerator, bringing a tensor's value to the host (``item``,
 formatting) waits for every queued kernel: one per step is enough to keep
 the device idle while Python prepares the next batch. On CPU such a call
 costs little, but it can be counted: each of these Tensor methods is
-replaced by a counting wrapper while an epoch runs.
+replaced by a counting wrapper while an epoch runs (the counter of the
+tests, ``tests/host_sync_counter.py``).
 
 The optimizer is SGD: torch's Adam reads its step counter with ``item()``
 once per parameter (a CPU tensor, so no device sync), which would be
@@ -37,48 +38,19 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 
 import _common
 import torch
 
 import drytorch
 
-SYNC_METHODS = (
-    'item',
-    'tolist',
-    'cpu',
-    'numpy',
-    '__bool__',
-    '__float__',
-    '__int__',
-    '__format__',
-)
+# One counter for the bench and the regression tests (tests/test_host_syncs.py
+# asserts on the same calls): it lives with the tests, which CI runs, and
+# imports torch only, so that it also runs under the reference's interpreter.
+sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / 'tests'))
+from host_sync_counter import count_host_syncs
+
 SHORT, LONG = 16, 64
-
-
-@contextlib.contextmanager
-def count_syncs() -> Iterator[dict[str, int]]:
-    """Count calls of the Tensor methods that bring values to the host."""
-    counts = dict.fromkeys(SYNC_METHODS, 0)
-    saved = {}
-    for name in SYNC_METHODS:
-        original = getattr(torch.Tensor, name)
-        saved[name] = (name in torch.Tensor.__dict__, original)
-
-        def wrapper(self, *args, _name=name, _original=original, **kwargs):
-            counts[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        setattr(torch.Tensor, name, wrapper)
-    try:
-        yield counts
-    finally:
-        for name, (own, original) in saved.items():
-            if own:
-                setattr(torch.Tensor, name, original)
-            else:
-                delattr(torch.Tensor, name)
 
 
 def _epoch_syncs(n_batches: int, standard: bool) -> tuple[int, int]:
@@ -113,10 +85,10 @@ def _epoch_syncs(n_batches: int, standard: bool) -> tuple[int, int]:
             # the first calls document the actors: not part of a step
             trainer.train(1)
             validation()
-            with count_syncs() as counts:
+            with count_host_syncs() as counts:
                 trainer.train(1)
             training = sum(counts.values())
-            with count_syncs() as counts:
+            with count_host_syncs() as counts:
                 validation()
             return training, sum(counts.values())
 
@@ -129,7 +101,7 @@ def _hand_loop_syncs(n_batches: int) -> int:
     loader = torch.utils.data.DataLoader(
         _common.make_dataset(case), batch_size=case.batch_size, shuffle=True
     )
-    with count_syncs() as counts:
+    with count_host_syncs() as counts:
         for inputs, targets in loader:
             loss_fn(module(inputs), targets).backward()
             optimizer.step()

@@ -1,7 +1,9 @@
 """Count the Tensor calls that bring values to the host (a device sync).
 
 On an accelerator each of these calls waits for the device; counting them
-on the CPU shows where a loop would synchronize.
+on the CPU shows where a loop would synchronize. The regression tests and
+``bench/host_syncs.py`` share this counter, so that it imports torch only:
+the bench runs it under other interpreters too (the reference release's).
 """
 
 from __future__ import annotations
