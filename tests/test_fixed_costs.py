@@ -1,11 +1,16 @@
-"""Work that has nothing to do with training is not done (D35, D36).
+"""Work that has nothing to do with training is not done.
 
-PITFALLS D35: the reference's ``Model()`` called ``torch.compile`` on every
-module and discarded the result (1.2-1.5 s for the first model of a
-process, to import dynamo), and ``Run.stop()`` called ``gc.collect()``
-(0.1-0.25 s per stop). D36: its training step entered a disabled autocast
-context on every batch. These tests check the behaviour (what is called),
-not the time; bench/fixed_cost.py and bench/train_step.py measure it.
+* ``Model()`` compiles the module only when asked (``should_compile``), and
+  what it compiled is what runs: compiling every module and discarding the
+  result, as the 0.1.0rc5 release did, costs 1.2-1.5 s for the first model
+  of a process (importing dynamo).
+* ``Run.stop()`` leaves garbage collection to Python: a ``gc.collect()``
+  per stop costs 0.1-0.25 s.
+* A training step without mixed precision does not enter a (disabled)
+  autocast context on every batch.
+
+These tests check the behaviour (what is called), not the time;
+bench/fixed_cost.py and bench/train_step.py measure it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """No host synchronization per batch in the training and validation loops.
 
-PITFALLS D31: the reference brought every logged value to the host with
-``item()`` and checked the loss with two tensor-to-bool conversions on every
-batch (3 syncs per step with one logged value). On an accelerator each one
-waits for the queued kernels.
+Bringing a tensor's value to the host (``item()``, ``bool(t)``, ...) makes
+the host wait for every kernel queued on an accelerator, which then idles
+while Python prepares the next batch. So the loops keep the logged values
+and the loss check on the device during a pass: converting each logged
+value with ``item()`` and checking the loss with tensor-to-bool
+conversions on every batch, as the 0.1.0rc5 release did, costs 3 syncs per
+step with one logged value.
 
 The counts are taken over whole passes, and the end of a pass may sync (the
 metrics reach the host once, torch's sampler draws its seed): a pass of 16

@@ -1,4 +1,4 @@
-"""Tests of drytorch.trackers.base_classes (API reference §19)."""
+"""Tests of drytorch.trackers.base_classes: dumpers and metric histories."""
 
 from __future__ import annotations
 
@@ -114,10 +114,10 @@ class TestDumper:
             ('Exp', 'a\\b'),
         ],
     )
-    def test_escaping_names_rejected_d07(
+    def test_names_leading_outside_par_dir_are_rejected(
         self, tmp_path: pathlib.Path, exp_name: str, run_id: str
     ) -> None:
-        # Reference defect D07: such names put files outside par_dir.
+        # joined as they are, such names would put files outside par_dir
         dumper = FolderDumper()
         dumper.notify(start_event(tmp_path, exp_name=exp_name, run_id=run_id))
         with pytest.raises(exceptions.InvalidNameError):

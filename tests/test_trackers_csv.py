@@ -1,4 +1,9 @@
-"""Tests of drytorch.trackers.csv (API reference §20, §24; D07, D25, D26)."""
+"""Tests of drytorch.trackers.csv: metric histories in CSV files.
+
+Besides the round trip of the metrics: names never lead outside par_dir and
+are written as data (never part of a format string), and a failing dumper
+is detached from that run only.
+"""
 
 from __future__ import annotations
 
@@ -196,7 +201,7 @@ def test_special_values_round_trip(dumper: CSVDumper) -> None:
 def test_names_with_commas_quotes_and_parentheses_round_trip(
     tmp_path: pathlib.Path, dumper: CSVDumper
 ) -> None:
-    """D26: names are data, never part of a format string."""
+    """Names are data, never part of a format string."""
     names = ['Top-1 (%), "q"', 'a)b', '%(x)s', 'line\nbreak', 'ünï,;']
     dumper.notify(metric(1, **{n: float(i) for i, n in enumerate(names)}))
     dumper.notify(metric(2, **{n: i + 0.5 for i, n in enumerate(names)}))
@@ -526,7 +531,7 @@ def test_a_failing_dumper_is_detached_from_that_run_only(
     recorder: RecordingTracker,
     new_dumper: Callable[..., CSVDumper],
 ) -> None:
-    """D25: the run goes on; the next run uses the dumper again."""
+    """The run goes on without it; the next run uses the dumper again."""
     blocker = tmp_path / 'csv_metrics'
     blocker.write_text('a file where the folder should be')
     exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path)

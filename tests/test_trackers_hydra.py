@@ -1,4 +1,8 @@
-"""Tests of drytorch.trackers.hydra (API reference §20, §24; D25, D28)."""
+"""Tests of drytorch.trackers.hydra: links to Hydra's output folder.
+
+Besides the links and copies: a relative ``hydra_dir`` still gives a link
+that resolves, and a failing tracker is detached from that run only.
+"""
 
 from __future__ import annotations
 
@@ -95,8 +99,8 @@ def test_without_copy_the_link_stays(tmp_path: pathlib.Path) -> None:
 def test_relative_hydra_dir_gives_a_working_link(
     tmp_path: pathlib.Path,
 ) -> None:
-    # D28: the reference linked to the relative path as given, which then
-    # resolved against the link's folder: a dangling link.
+    # a link to the relative path as given would resolve against the
+    # link's own folder, not the working directory: a dangling link
     fake_hydra_output(tmp_path / 'rel_out')  # the working directory
     tracker = HydraLink(copy_hydra=False, hydra_dir='rel_out')
     tracker.notify(start(tmp_path / 'deep' / 'par'))
@@ -246,13 +250,14 @@ def test_link_replaced_during_the_run_is_reported(
     assert list(link.iterdir()) == []
 
 
-# ------------------------------------------------------- D25 end to end
+# ------------------------------------------- failing tracker end to end
 
 
 def test_failing_tracker_is_detached_from_that_run_only(
     tmp_path: pathlib.Path,
 ) -> None:
-    # D25: the reference removed a failing tracker from the experiment.
+    # the run goes on without it, and the next run uses it again (it is
+    # not removed from the experiment for good)
     hydra_out = tmp_path / 'outputs'
     fake_hydra_output(hydra_out)
     blocker = tmp_path / 'par' / 'hydra'

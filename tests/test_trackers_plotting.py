@@ -1,4 +1,4 @@
-"""Tests of BasePlotter, MatPlotter and PlotlyPlotter (API reference §19-20).
+"""Tests of BasePlotter, MatPlotter and PlotlyPlotter.
 
 Headless: the figures are drawn on Agg canvases; MPLBACKEND is set to Agg
 for every test of this module.

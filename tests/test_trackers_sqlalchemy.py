@@ -1,4 +1,8 @@
-"""Tests of drytorch.trackers.sqlalchemy (API reference §20; D25, D26, D27).
+"""Tests of drytorch.trackers.sqlalchemy: metric histories in a database.
+
+Besides the round trip of the metrics: names are bound parameters, a resumed
+run reuses its rows, the default database lives in par_dir (never in the
+working directory), and a failing database is detached from that run only.
 
 Every test that takes ``engine`` runs against SQLite and against a real
 PostgreSQL server (tests/pg_server.py).
@@ -258,7 +262,7 @@ def test_names_and_special_values_round_trip(
     engine: sqlalchemy.Engine,
     new_connection: Callable[..., SQLConnection],
 ) -> None:
-    """D26: names are bound parameters, never part of the SQL text."""
+    """Names are bound parameters, never part of the SQL text."""
     names = ['Top-1 (%), "q"', "a'); DROP TABLE logs; --", 'ünï\n%s']
     tracker = new_connection(engine)
     tracker.notify(start(tmp_path))
@@ -378,7 +382,7 @@ def test_large_buffers_are_written_early(
     tracker.notify(stop())
 
 
-# -------------------------------------------------------- resume (D27)
+# ------------------------------------------------------------- resume
 
 
 def test_resume_reuses_experiment_and_run_rows(
@@ -386,7 +390,7 @@ def test_resume_reuses_experiment_and_run_rows(
     engine: sqlalchemy.Engine,
     new_connection: Callable[..., SQLConnection],
 ) -> None:
-    """D27: the reference inserts a new experiment row at every start."""
+    """A resumed run adds no experiment row and no run row."""
     tracker = new_connection(engine)
     tracker.notify(start(tmp_path, tags=['a', 'b']))
     tracker.notify(actor())
@@ -442,7 +446,7 @@ def test_default_database_is_inside_par_dir(
     recorder: RecordingTracker,
     new_connection: Callable[..., SQLConnection],
 ) -> None:
-    """D27: the reference writes ./metrics.db in the working directory."""
+    """The default database is in par_dir, not the working directory."""
     tracker = new_connection()
     with pytest.raises(exceptions.AccessOutsideScopeError):
         _ = tracker.engine
@@ -577,7 +581,7 @@ def test_end_to_end_resume(
         )
 
 
-# ---------------------------------------------------------- failures (D25)
+# ----------------------------------------------------------- failures
 
 
 def test_failing_database_detaches_for_that_run_only(
@@ -585,7 +589,7 @@ def test_failing_database_detaches_for_that_run_only(
     recorder: RecordingTracker,
     new_connection: Callable[..., SQLConnection],
 ) -> None:
-    """D25: the experiment goes on; the next run uses the tracker again."""
+    """The run goes on without it; the next run uses the tracker again."""
     blocker = tmp_path / DB_FILE_NAME
     blocker.mkdir()  # SQLite cannot open a folder
     tracker = new_connection()

@@ -1,4 +1,8 @@
-"""Tests of drytorch.trackers.tensorboard (API reference §20, §24; D25, D26).
+"""Tests of drytorch.trackers.tensorboard: scalars in TensorBoard event files.
+
+Besides the scalars: a '/' in a name never adds a level to the tag, other
+characters are kept as they are, and a failing tracker is detached from
+that run only.
 
 Event files are read back with TensorBoard's own EventAccumulator.
 """
@@ -209,13 +213,13 @@ def test_resumed_run_adds_events_in_the_same_folder(
     assert scalars(read(folder), 'Lin/Trainer-MSE') == [(1, 1.0), (2, 0.5)]
 
 
-# ---------------------------------------------------------- tags (D26)
+# --------------------------------------------------------------- tags
 
 
 def test_slash_in_names_does_not_change_the_tag_hierarchy(
     tmp_path: pathlib.Path,
 ) -> None:
-    # D26: names were used verbatim, so 'Top/1' added a level to the tag.
+    # used as it is, 'Top/1' would add a level to the tag hierarchy
     tracker = TensorBoard()
     tracker.notify(start(tmp_path))
     tracker.notify(metric(1, 0.9, name='Top/1', source='Val/A', model='Net'))
@@ -231,7 +235,7 @@ def test_slash_in_names_does_not_change_the_tag_hierarchy(
 def test_format_characters_in_names_are_kept_verbatim(
     tmp_path: pathlib.Path,
 ) -> None:
-    # D26: a name with ')' or '%' broke %-formatting in the reference.
+    # names are data: ')' or '%' must not be read as %-formatting
     tracker = TensorBoard()
     tracker.notify(start(tmp_path))
     names = ['Top-1 (%)', 'a)b', '%(x)s', 'naïve {0}']
@@ -416,7 +420,7 @@ def test_training_writes_one_point_per_epoch(
 def test_failing_tracker_is_detached_from_that_run_only(
     tmp_path: pathlib.Path, config: Config
 ) -> None:
-    # D25: the reference removed a failing tracker from the experiment.
+    # the run goes on without it; it is not removed from the experiment
     blocker = tmp_path / 'tensorboard'
     blocker.write_text('a file where the log folder goes')
     tracker = TensorBoard()

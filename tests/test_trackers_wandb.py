@@ -1,4 +1,7 @@
-"""Tests of drytorch.trackers.wandb (API reference §20, §24; D25, D26).
+"""Tests of drytorch.trackers.wandb: runs, metrics and config sent to W&B.
+
+Besides what is recorded: a '/' in a name is escaped (W&B reads it as a
+section), and a failing tracker is detached from that run only.
 
 W&B runs offline; what it recorded is read back from the run's transaction
 log (``run-<id>.wandb``: W&B's records in the LevelDB log format).
@@ -220,7 +223,7 @@ def test_config_is_the_recursive_repr(recorded: OfflineRun) -> None:
 def test_metrics_are_logged_against_the_model_epoch(
     recorded: OfflineRun,
 ) -> None:
-    top = f'Lin/Trainer-Top{SLASH_SUBSTITUTE}1'  # D26: '/' is escaped
+    top = f'Lin/Trainer-Top{SLASH_SUBSTITUTE}1'  # '/' would make a section
     assert recorded.step_metrics == {
         'Progress/Lin': '',
         'Lin/Trainer-MSE': 'Progress/Lin',
@@ -332,7 +335,7 @@ def test_disabled_mode_logs_nothing_and_does_not_fail(
 def test_failing_tracker_is_detached_from_that_run_only(
     tmp_path: pathlib.Path,
 ) -> None:
-    # D25: the reference removed a failing tracker from the experiment.
+    # the run goes on without it; it is not removed from the experiment
     blocker = tmp_path / 'wandb'
     blocker.write_text('a file where W&B writes')
     exp = Experiment(Config(), name='W', par_dir=tmp_path)

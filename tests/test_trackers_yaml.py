@@ -1,4 +1,8 @@
-"""Tests of drytorch.trackers.yaml (API reference §20, §24; D07, D26)."""
+"""Tests of drytorch.trackers.yaml: metadata of the run as YAML files.
+
+Besides the files: names never lead outside par_dir, and every value is
+written so that ``yaml.safe_load`` reads it back.
+"""
 
 from __future__ import annotations
 
@@ -176,10 +180,11 @@ class TestLayout:
     @pytest.mark.parametrize(
         'bad_name', ['../../escaped', 'a/b', '..\\x', 'a\x00b']
     )
-    def test_escaping_names_rejected_d07(
+    def test_names_leading_outside_par_dir_are_rejected(
         self, tmp_path: pathlib.Path, bad_name: str
     ) -> None:
-        # Reference defect D07: model/actor names put YAML above par_dir.
+        # joined as they are, such model or actor names would put YAML
+        # files above par_dir
         par_dir = tmp_path / 'sandbox' / 'inner'
         dumper = YamlDumper()
         dumper.notify(start(par_dir))
@@ -205,13 +210,13 @@ class TestLayout:
         assert yaml.safe_load(path.read_text()) == {}
 
 
-# ------------------------------------------------- safe round trips (D26)
+# --------------------------------------------------- safe round trips
 
 
 class TestSafeRoundTrip:
     def test_complex_number_in_config(self, tmp_path: pathlib.Path) -> None:
-        # Reference defect D26: complex became !!python/complex, which
-        # yaml.safe_load rejects.
+        # dumped as a Python object, a complex becomes !!python/complex,
+        # which yaml.safe_load rejects
         @dataclasses.dataclass
         class ComplexCfg:
             z: complex = 1 + 2j
