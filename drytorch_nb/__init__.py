@@ -13,8 +13,9 @@ variable holding an Experiment; without it, the most recently created one.
 | ``%drytorch_compare [EXPERIMENT ...] [--runs ID ...] [--all]`` | runs side by side: differing config, final and best metrics, learning curves |
 
 Starting a run while one is active is refused, with nothing changed. When
-the kernel shuts down, the active run is recorded ``completed`` within
-milliseconds; when it is killed, the next process that reads the registry
+the kernel shuts down, drytorch's own exit hook records the active run
+``completed`` within milliseconds, before telling its trackers; when it is
+killed, the next process that reads the registry
 records the run ``interrupted``. Loading twice does nothing more,
 ``%reload_ext`` leaves no duplicates, ``%unload_ext`` removes everything it
 added. The functions below do what the magics do, without IPython.
@@ -59,7 +60,7 @@ __all__ = [
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics, the shutdown hook and the panel (``%load_ext``).
+    """Register the magics, the cell callback and the panel (``%load_ext``).
 
     Args:
         ipython: the IPython shell.

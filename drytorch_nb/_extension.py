@@ -1,12 +1,12 @@
 """Loading and unloading the extension in an IPython shell.
 
 Loading adds, once per shell: one :class:`DrytorchMagics` instance, one
-``post_run_cell`` callback, one atexit callback (:class:`ShutdownHook`) and,
-when :mod:`drytorch_nb.panel` can be imported, one ``NotebookPanel`` as a
-default tracker, so every experiment created afterwards shows it. With the
-panel, loading also hands the cells over to it (:mod:`drytorch_nb._output`:
-the default logger and progress bars write nothing into cells, other
-records of the ``'drytorch'`` logger go to the panel's Log), unless
+``post_run_cell`` callback and, when :mod:`drytorch_nb.panel` can be
+imported, one ``NotebookPanel`` as a default tracker, so every experiment
+created afterwards shows it. With the panel, loading also hands the cells
+over to it (:mod:`drytorch_nb._output`: the default logger and progress
+bars write nothing into cells, other records of the ``'drytorch'`` logger
+go to the panel's Log), unless
 :func:`~drytorch_nb._output.terminal_output` says otherwise. Unloading
 removes exactly these, and puts back a default tracker of the same name
 that the panel replaced. Experiments created in between keep their panel
@@ -15,6 +15,11 @@ that the panel replaced. Experiments created in between keep their panel
 The state lives here, not in the package's ``__init__``, because
 ``%reload_ext`` re-executes only ``__init__``: after its unload, nothing of
 the old state is left, and loading again starts clean.
+
+Nothing here stops a run at kernel shutdown: the core's exit hook
+(:mod:`drytorch.core.exit_hooks`, registered again at every run start)
+records the active run's final status, then tells the trackers, the panel
+included.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from drytorch.core.track import Tracker
 from drytorch_nb._magics import DrytorchMagics
 from drytorch_nb._namespace import ExperimentWatcher
 from drytorch_nb._output import CellOutput, attach, detach
-from drytorch_nb._shutdown import ShutdownHook
 
 __all__ = ['PANEL_MODULE', 'installed_panel', 'is_loaded', 'load', 'unload']
 
@@ -45,7 +49,6 @@ class _Installation:
     """What loading added to one shell."""
 
     magics: DrytorchMagics
-    hook: ShutdownHook
     panel: Tracker | None = None
     panel_name: str = ''
     replaced: Tracker | None = None
@@ -97,11 +100,8 @@ def load(shell: InteractiveShell) -> None:
     panel = _new_panel()  # first: a failure here leaves nothing behind
     watcher = ExperimentWatcher()
     watcher.scan(shell.user_ns)
-    hook = ShutdownHook()
-    magics = DrytorchMagics(
-        shell, watcher, on_run_start=hook.install, panel=panel
-    )
-    installation = _Installation(magics=magics, hook=hook)
+    magics = DrytorchMagics(shell, watcher, panel=panel)
+    installation = _Installation(magics=magics)
     if panel is not None:
         name = type(panel).__name__
         installation.panel = panel
@@ -113,7 +113,6 @@ def load(shell: InteractiveShell) -> None:
         drytorch.extend_default_trackers([panel])
     shell.register_magics(magics)
     shell.events.register(_CELL_EVENT, magics.after_cell)
-    hook.install()
     if installation.output is not None:
         attach(installation.output)
     _INSTALLED[shell] = installation
@@ -146,7 +145,6 @@ def unload(shell: InteractiveShell) -> None:
     if magics.after_cell in shell.events.callbacks[_CELL_EVENT]:
         shell.events.unregister(_CELL_EVENT, magics.after_cell)
     _unregister_magics(shell, magics)
-    installation.hook.uninstall()
     if installation.output is not None:
         detach(installation.output)
     panel = installation.panel

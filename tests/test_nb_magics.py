@@ -27,7 +27,6 @@ from drytorch.core.track import Tracker
 from drytorch.lib.runners import ModelRunner
 from drytorch_nb import _display, _extension
 from drytorch_nb._namespace import ExperimentWatcher
-from drytorch_nb._shutdown import ShutdownHook
 
 XSS = '<img src=x onerror=alert(1)>'
 XSS_ESCAPED = '&lt;img src=x onerror=alert(1)&gt;'
@@ -54,22 +53,36 @@ def shell(tmp_path, monkeypatch):
     InteractiveShell.clear_instance()
 
 
+class OtherExitCallback:
+    """An atexit callback of someone else (a tracker's library)."""
+
+    def __call__(self) -> None:
+        pass
+
+
+def _recorded(func: object) -> bool:
+    return func is exit_hooks.stop_active_run or isinstance(
+        func, OtherExitCallback
+    )
+
+
 @pytest.fixture(autouse=True)
 def exit_callbacks(monkeypatch):
-    # atexit cannot list its callbacks: record ShutdownHooks instead of
-    # registering them (others, e.g. from imports, are registered)
-    hooks: list[ShutdownHook] = []
+    # atexit cannot list its callbacks: record the core's exit hook and
+    # OtherExitCallbacks instead of registering them (others, e.g. from
+    # imports, are registered); the last one runs first at exit
+    hooks: list[object] = []
     real_register, real_unregister = atexit.register, atexit.unregister
 
     def fake_register(func, *args, **kwargs):
-        if isinstance(func, ShutdownHook):
+        if _recorded(func):
             hooks.append(func)
             return func
         return real_register(func, *args, **kwargs)
 
     def fake_unregister(func):
-        if isinstance(func, ShutdownHook):
-            hooks[:] = [hook for hook in hooks if hook != func]
+        if _recorded(func):
+            hooks[:] = [hook for hook in hooks if hook is not func]
             return
         real_unregister(func)
 
@@ -102,7 +115,7 @@ def statuses(experiment: Experiment) -> dict[str, str]:
 
 
 def counts(
-    shell: InteractiveShell, exit_callbacks: list[ShutdownHook]
+    shell: InteractiveShell, exit_callbacks: list[object]
 ) -> dict[str, int]:
     return {
         'post_run_cell': len(shell.events.callbacks['post_run_cell']),
@@ -549,7 +562,7 @@ def test_short_repr_survives_broken_and_long_values() -> None:
     assert len(_display.short_repr('x' * 10_000)) < 250
 
 
-# shutdown hook
+# shutdown: the core's exit hook is the one mechanism
 
 
 class StatusProbe(Tracker):
@@ -564,50 +577,41 @@ class StatusProbe(Tracker):
         self.seen.append(self.experiment.registry.get(event.run_id).status)
 
 
-def test_shutdown_hook_records_first_then_stops_once(exp) -> None:
+def test_exit_hook_records_first_then_stops_once(exp) -> None:
     probe = StatusProbe(exp)
     recorder = RecordingTracker()
     exp.trackers.subscribe(probe, recorder)
     drytorch_nb.start_run(exp, run_id='r')
-    hook = ShutdownHook()
-    hook()
+    exit_hooks.stop_active_run()  # what atexit calls at kernel shutdown
     # the trackers were told after the status was on disk
     assert probe.seen == ['completed']
     assert statuses(exp) == {'r': 'completed'}
     assert drytorch_nb.active_run() is None
-    hook()
-    exit_hooks.stop_active_run()  # the core's hook, run after ours
+    exit_hooks.stop_active_run()
     assert len(recorder.of_type(log_events.StopExperimentEvent)) == 1
 
 
-def test_shutdown_hook_without_run_does_nothing() -> None:
-    ShutdownHook()()
+def test_exit_hook_without_run_does_nothing(exp) -> None:
+    exit_hooks.stop_active_run()
+    assert statuses(exp) == {}
 
 
-def test_shutdown_hook_install_keeps_one_callback(exit_callbacks) -> None:
-    hook, other = ShutdownHook(), ShutdownHook()
-    hook.install()
-    other.install()
-    hook.install()  # moved last: it runs first at exit
-    assert exit_callbacks == [other, hook]
-    hook.uninstall()
-    other.uninstall()
-    assert exit_callbacks == []
-
-
-def test_run_started_by_hand_moves_the_hook_last(
+def test_every_run_start_moves_the_exit_hook_last(
     loaded, exp, exit_callbacks
 ) -> None:
-    (hook,) = exit_callbacks
-    other = ShutdownHook()
-    other.install()
-    assert exit_callbacks[-1] is other
-    loaded.run_cell('run = exp.create_run(run_id="manual")\nrun.start()')
-    assert exit_callbacks[-1] is hook
+    # a tracker's library registering its own callback after drytorch's
+    # would run first at exit, and could delay the status past SIGTERM
+    other = OtherExitCallback()
+    atexit.register(other)
+    loaded.run_line_magic('drytorch_start', '--run-id magic')
+    assert exit_callbacks[-1] is exit_hooks.stop_active_run
     loaded.run_line_magic('drytorch_stop', '')
-    other.install()
-    loaded.run_line_magic('drytorch_start', '--resume manual')
-    assert exit_callbacks[-1] is hook
+    atexit.unregister(other)
+    atexit.register(other)
+    loaded.run_cell('run = exp.create_run(run_id="manual")\nrun.start()')
+    assert exit_callbacks[-1] is exit_hooks.stop_active_run
+    assert exit_callbacks.count(exit_hooks.stop_active_run) == 1
+    loaded.run_line_magic('drytorch_stop', '')
 
 
 # lifecycle
@@ -622,7 +626,9 @@ def test_load_registers_magics_callback_and_hook(
     assert after['post_run_cell'] == before['post_run_cell'] + 1
     assert after['line'] == before['line'] + len(LINE_MAGICS)
     assert after['cell'] == before['cell'] + 1
-    assert after['exit_hooks'] == before['exit_hooks'] + 1
+    # the core's exit hook stops the run at shutdown: the extension adds
+    # no atexit callback of its own
+    assert after['exit_hooks'] == before['exit_hooks']
     assert after['registered']
     assert after['defaults'] == before['defaults']  # no panel module
     for name in LINE_MAGICS:

@@ -319,7 +319,12 @@ class Run(Generic[_T]):
             )
             scope.enter(self)
             exit_hooks.install()
-        self.publish(self._start_event())
+        try:
+            self.publish(self._start_event())
+        finally:
+            # again, after the trackers heard of the start: what they
+            # registered with atexit meanwhile then runs after the hook
+            exit_hooks.install()
         return self
 
     def _record_start(self) -> None:
@@ -356,8 +361,13 @@ class Run(Generic[_T]):
     def finish(self, status: RunStatus) -> None:
         """Stop the run, recording the given final status.
 
-        The status is recorded before the trackers hear of the stop, so a
-        slow tracker at interpreter exit never leaves the record behind.
+        The status is written to the registry first (atomically, flushed to
+        disk), then the trackers hear of the stop, then the run stops being
+        the active one; each step happens even if the one before failed.
+        A slow tracker, or a kill while it works (the kernel manager's
+        SIGTERM at a notebook's shutdown), thus never leaves the record
+        behind, and trackers read the final status when they are told (see
+        :mod:`drytorch.core.exit_hooks`).
         """
         if self.status != 'running':
             return
