@@ -150,8 +150,8 @@ def test_graceful_shutdown_records_completed_quickly(
     # SIGTERM (-15) nor SIGKILL (-9) was needed (a wall-clock bound would
     # fail on a busy machine; the exit status says the same)
     assert kernel.process.returncode == 0
-    # the trackers were told after the status was recorded: the
-    # extension's hook ran before the core's
+    # the trackers were told after the status was recorded: the core's
+    # exit hook writes the status first (the extension adds no hook)
     assert (tmp_path / STATUS_FILE).read_text() == 'completed'
 
 
