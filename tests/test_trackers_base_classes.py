@@ -10,12 +10,15 @@ import pytest
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import EventDispatcher
+from drytorch.trackers import base_classes
 from drytorch.trackers.base_classes import (
     Dumper,
     MemoryMetrics,
     MetricLoader,
     SourcedMetrics,
 )
+from drytorch.trackers.csv import CSVDumper
+from drytorch.utils import files
 
 RUN_TS = datetime.datetime(2026, 11, 27, 12, 8, 16)
 
@@ -147,7 +150,6 @@ class TestDumper:
         dumper = FolderDumper()
         dispatcher.subscribe(dumper)
         dispatcher.publish(start_event(tmp_path, run_id='r'))
-        assert FolderDumper.get_current() is dumper
         assert dumper.run_dir == tmp_path / 'outputs' / 'Exp' / 'r'
         dispatcher.publish(stop_event())
         with pytest.raises(exceptions.AccessOutsideScopeError):
@@ -262,3 +264,26 @@ class TestMemoryMetrics:
         assert memory.model_dict  # still readable after the run
         memory.notify(start_event(tmp_path))
         assert memory.model_dict == {}
+
+
+# ---------------------------------------------------------- public path
+
+
+def test_public_path_keeps_the_names_tracker_authors_import() -> None:
+    # the classes are defined in modules of their own; this path stays
+    assert sorted(base_classes.__all__) == [
+        'BasePlotter',
+        'Dumper',
+        'HistoryMetrics',
+        'MemoryMetrics',
+        'MetricLoader',
+        'SourcedMetrics',
+        'safe_join',
+    ]
+    for name in base_classes.__all__:
+        assert getattr(base_classes, name) is not None
+    assert base_classes.safe_join is files.safe_join
+    # the library's trackers derive from the very classes exported here
+    assert issubclass(CSVDumper, base_classes.Dumper)
+    assert issubclass(CSVDumper, base_classes.MetricLoader)
+    assert issubclass(base_classes.BasePlotter, base_classes.MemoryMetrics)

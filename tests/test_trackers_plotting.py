@@ -447,6 +447,37 @@ def test_a_new_run_starts_new_figures(rig: Rig) -> None:
     assert newest is not new_figure
 
 
+@pytest.mark.parametrize('plotter_class', [MatPlotter, PlotlyPlotter])
+def test_plotters_take_the_constructor_keywords_of_base_plotter(
+    plotter_class: type[BasePlotter],
+) -> None:
+    loader = FixedLoader({'M': {'Trainer': ([1, 2], {'Loss': [2.0, 1.0]})}})
+    plotter = plotter_class(
+        model_names=['M'],
+        source_names=['Trainer'],
+        metric_names=['Loss'],
+        start=-3,
+        metric_loader=loader,
+    )
+    assert plotter.model_names == ('M',)
+    assert plotter.source_names == ('Trainer',)
+    assert plotter.metric_names == ('Loss',)
+    assert plotter.start == -3
+    assert plotter.metric_loader is loader
+    assert len(plotter.plot('M')) == 1  # read from the loader
+    with pytest.raises(TypeError, match='model_names'):
+        plotter_class(model_names='M')
+
+
+def test_positional_arguments_keep_their_order_per_plotter() -> None:
+    loader = FixedLoader({})
+    # MatPlotter has always taken the metric loader before the start
+    matplotter = MatPlotter(['M'], (), (), loader, 3)
+    assert (matplotter.metric_loader, matplotter.start) == (loader, 3)
+    plotly_plotter = PlotlyPlotter(['M'], (), (), 3, loader)
+    assert (plotly_plotter.metric_loader, plotly_plotter.start) == (loader, 3)
+
+
 def test_names_are_drawn_literally() -> None:
     tricky = 'Gain $\\frac{a$'  # unbalanced mathtext would not render
     plotter = MatPlotter()

@@ -30,8 +30,8 @@ from typing import Any
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import on
-from drytorch.trackers.base_classes import (
-    Dumper,
+from drytorch.trackers._dumper import Dumper
+from drytorch.trackers._metric_history import (
     HistoryMetrics,
     MetricLoader,
     SourcedMetrics,

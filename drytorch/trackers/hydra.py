@@ -36,7 +36,7 @@ except ImportError as _error:
 
 from drytorch.core import exceptions, log_events, naming
 from drytorch.core.track import on
-from drytorch.trackers.base_classes import Dumper
+from drytorch.trackers._dumper import Dumper
 from drytorch.utils.files import safe_join
 
 __all__ = ['HydraLink']

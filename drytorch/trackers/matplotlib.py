@@ -42,13 +42,8 @@ except ImportError as _error:
     )
     raise ImportError(_msg, name='matplotlib') from _error
 
-from drytorch.core import log_events
-from drytorch.core.track import on
-from drytorch.trackers.base_classes import (
-    BasePlotter,
-    MetricLoader,
-    SourcedMetrics,
-)
+from drytorch.trackers._metric_history import MetricLoader, SourcedMetrics
+from drytorch.trackers._plotter import BasePlotter
 
 __all__ = ['MatPlotter']
 
@@ -175,35 +170,21 @@ class MatPlotter(BasePlotter[tuple[Figure, Axes]]):
         metric_loader: MetricLoader | None = None,
         start: int = 1,
     ) -> None:
-        """Create the plotter.
+        """Create the plotter; the arguments are those of BasePlotter.
 
-        Args:
-            model_names: the models redrawn during a run; empty for all.
-            source_names: the sources drawn; empty for all.
-            metric_names: the metrics drawn; empty for all.
-            metric_loader: where to read a model's history from when it is
-                loaded, or when none is in memory.
-            start: the first epoch drawn; negative for the last epochs.
+        Only their order differs: ``metric_loader`` comes before ``start``
+        here, as in earlier releases, for calls that pass it by position.
         """
         super().__init__(
-            model_names=model_names,
-            source_names=source_names,
-            metric_names=metric_names,
-            start=start,
-            metric_loader=metric_loader,
+            model_names, source_names, metric_names, start, metric_loader
         )
-        self._figures: dict[str, _ModelFigure] = {}
-
-    @on(log_events.StartExperimentEvent)
-    def _matplotlib_on_start(
-        self, event: log_events.StartExperimentEvent
-    ) -> None:
-        # figures handed out during the last run stay as they are
-        self._figures = {}
 
     def close_all(self) -> None:
         """Forget every figure: the next redraws start new ones."""
-        self._figures = {}
+        self._forget_plots()
+
+    def _forget_plots(self) -> None:
+        self._figures: dict[str, _ModelFigure] = {}
 
     def _plot_metric(
         self,

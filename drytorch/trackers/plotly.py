@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 try:
@@ -35,13 +35,8 @@ except ImportError as _error:
     )
     raise ImportError(_msg, name='plotly') from _error
 
-from drytorch.core import log_events
-from drytorch.core.track import on
-from drytorch.trackers.base_classes import (
-    BasePlotter,
-    MetricLoader,
-    SourcedMetrics,
-)
+from drytorch.trackers._metric_history import SourcedMetrics
+from drytorch.trackers._plotter import BasePlotter
 
 __all__ = ['PlotlyPlotter']
 
@@ -68,41 +63,10 @@ class PlotlyPlotter(BasePlotter[go.Figure]):
     end of a training, test or run.
     """
 
-    def __init__(
-        self,
-        model_names: Iterable[str] = (),
-        source_names: Iterable[str] = (),
-        metric_names: Iterable[str] = (),
-        start: int = 1,
-        metric_loader: MetricLoader | None = None,
-    ) -> None:
-        """Create the plotter.
-
-        Args:
-            model_names: the models redrawn during a run; empty for all.
-            source_names: the sources drawn; empty for all.
-            metric_names: the metrics drawn; empty for all.
-            start: the first epoch drawn; negative for the last epochs.
-            metric_loader: where to read a model's history from when it is
-                loaded, or when none is in memory.
-        """
-        super().__init__(
-            model_names=model_names,
-            source_names=source_names,
-            metric_names=metric_names,
-            start=start,
-            metric_loader=metric_loader,
-        )
+    def _forget_plots(self) -> None:
         self._figures: dict[_Key, go.Figure] = {}
         self._stale: dict[_Key, SourcedMetrics] = {}
         self._colors: dict[tuple[str, str], str] = {}
-
-    @on(log_events.StartExperimentEvent)
-    def _plotly_on_start(self, event: log_events.StartExperimentEvent) -> None:
-        # figures handed out during the last run stay as they are
-        self._figures = {}
-        self._stale = {}
-        self._colors = {}
 
     def _plot_metric(
         self,

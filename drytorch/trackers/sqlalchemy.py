@@ -42,6 +42,7 @@ except ImportError as _error:
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import Tracker, on
+from drytorch.trackers._metric_history import MetricLoader, SourcedMetrics
 from drytorch.trackers._sql_schema import (
     Base,
     Experiment,
@@ -51,7 +52,6 @@ from drytorch.trackers._sql_schema import (
     Tags,
     create_schema,
 )
-from drytorch.trackers.base_classes import MetricLoader, SourcedMetrics
 from drytorch.trackers.csv import resolve_history
 
 __all__ = [

@@ -52,12 +52,12 @@ except ImportError as _error:
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import on
+from drytorch.trackers._dumper import Dumper
 from drytorch.trackers._external import (
     config_repr,
     escape_name,
     flatten_scalars,
 )
-from drytorch.trackers.base_classes import Dumper
 from drytorch.trackers.logging import INFO_LEVELS
 from drytorch.utils.files import safe_join
 

@@ -41,8 +41,8 @@ except ImportError as _error:
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import on
+from drytorch.trackers._dumper import Dumper
 from drytorch.trackers._external import config_repr, escape_name, metric_tag
-from drytorch.trackers.base_classes import Dumper
 from drytorch.utils.files import safe_join
 
 __all__ = ['Wandb', 'WandbWarning', 'wandb_project_name', 'wandb_run_id']

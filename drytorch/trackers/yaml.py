@@ -24,7 +24,7 @@ import yaml
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.track import on
-from drytorch.trackers.base_classes import Dumper
+from drytorch.trackers._dumper import Dumper
 from drytorch.utils.files import atomic_write_text, safe_join
 from drytorch.utils.repr_utils import LiteralStr, Omitted, recursive_repr
 
