@@ -32,7 +32,24 @@ _SCHEMA_ATTEMPTS = 5
 
 
 class Base(orm.DeclarativeBase):
-    """Declarative base of the tracker's tables."""
+    """Declarative base of the tracker's tables: each row has an integer key.
+
+    Rows refer to each other by this key (see :func:`_row_of`).
+    """
+
+    row_id: orm.Mapped[int] = orm.mapped_column(
+        primary_key=True, sort_order=-1
+    )
+
+
+def _name() -> orm.MappedColumn[str]:
+    """A column for a name, bounded so that indexes can include it."""
+    return orm.mapped_column(sqlalchemy.String(_NAME_LENGTH))
+
+
+def _row_of(table: str) -> orm.MappedColumn[int]:
+    """A column that refers to a row of another table."""
+    return orm.mapped_column(sqlalchemy.ForeignKey(f'{table}.row_id'))
 
 
 class Experiment(Base):
@@ -45,10 +62,7 @@ class Experiment(Base):
         ),
     )
 
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    experiment_name: orm.Mapped[str] = orm.mapped_column(
-        sqlalchemy.String(_NAME_LENGTH)
-    )
+    experiment_name: orm.Mapped[str] = _name()
     par_dir: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
 
 
@@ -62,10 +76,7 @@ class Tags(Base):
         ),
     )
 
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    experiment_id: orm.Mapped[int] = orm.mapped_column(
-        sqlalchemy.ForeignKey('experiments.row_id')
-    )
+    experiment_id: orm.Mapped[int] = _row_of('experiments')
     text: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
 
 
@@ -79,14 +90,9 @@ class Run(Base):
         ),
     )
 
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    run_id: orm.Mapped[str] = orm.mapped_column(
-        sqlalchemy.String(_NAME_LENGTH)
-    )
+    run_id: orm.Mapped[str] = _name()
     run_ts: orm.Mapped[datetime.datetime]
-    experiment_id: orm.Mapped[int] = orm.mapped_column(
-        sqlalchemy.ForeignKey('experiments.row_id')
-    )
+    experiment_id: orm.Mapped[int] = _row_of('experiments')
 
 
 class Source(Base):
@@ -101,18 +107,11 @@ class Source(Base):
         sqlalchemy.Index('ix_sources_run_model', 'run_table_id', 'model_name'),
     )
 
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    model_name: orm.Mapped[str] = orm.mapped_column(
-        sqlalchemy.String(_NAME_LENGTH)
-    )
+    model_name: orm.Mapped[str] = _name()
     model_ts: orm.Mapped[datetime.datetime | None]
-    source_name: orm.Mapped[str] = orm.mapped_column(
-        sqlalchemy.String(_NAME_LENGTH)
-    )
+    source_name: orm.Mapped[str] = _name()
     source_ts: orm.Mapped[datetime.datetime | None]
-    run_table_id: orm.Mapped[int] = orm.mapped_column(
-        sqlalchemy.ForeignKey('runs.row_id')
-    )
+    run_table_id: orm.Mapped[int] = _row_of('runs')
 
 
 class Log(Base):
@@ -126,10 +125,7 @@ class Log(Base):
         sqlalchemy.Index('ix_logs_source_epoch', 'source_id', 'epoch'),
     )
 
-    row_id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
-    source_id: orm.Mapped[int] = orm.mapped_column(
-        sqlalchemy.ForeignKey('sources.row_id')
-    )
+    source_id: orm.Mapped[int] = _row_of('sources')
     epoch: orm.Mapped[int]
     metric_name: orm.Mapped[str] = orm.mapped_column(sqlalchemy.Text)
     value: orm.Mapped[float | None] = orm.mapped_column(
