@@ -49,8 +49,6 @@ RECORD_CODE_VARIABLE = 'DRYTORCH_RECORD_CODE'
 
 _OFF = frozenset({'0', 'false', 'no', 'off'})
 
-_applied_mode: str | None = None
-
 
 def _valid_modes_text() -> str:
     return ', '.join(repr(mode) for mode in INIT_MODES)
@@ -172,9 +170,7 @@ def init_trackers(mode: str = 'standard') -> None:
     else:
         builtin_logging.disable_propagation()
     builtin_logging.set_verbosity(verbosity)
-
-    global _applied_mode
-    _applied_mode = mode
+    track.default_setup.mode = mode
 
 
 def _mode_from_env() -> str:
@@ -205,6 +201,7 @@ def get_init_mode() -> str:
         ValueError: if no mode was applied and ``DRYTORCH_INIT_MODE`` holds
             an unknown mode.
     """
-    if _applied_mode is not None:
-        return _applied_mode
+    applied = track.default_setup.mode
+    if applied is not None:
+        return applied
     return _mode_from_env()

@@ -8,17 +8,17 @@ import pytest
 from conftest import Config, RecordingTracker
 from typing_extensions import override
 
-from drytorch.core import exceptions, log_events, track
+from drytorch.core import events, exceptions, track
 from drytorch.core.experiment import Experiment
 from drytorch.core.track import EventDispatcher, Tracker
 
 
 class MetricOnly(Tracker):
     def __init__(self) -> None:
-        self.metrics: list[log_events.MetricEvent] = []
+        self.metrics: list[events.MetricEvent] = []
 
-    @track.on(log_events.MetricEvent)
-    def _on_metric(self, event: log_events.MetricEvent) -> None:
+    @track.on(events.MetricEvent)
+    def _on_metric(self, event: events.MetricEvent) -> None:
         self.metrics.append(event)
 
 
@@ -27,8 +27,8 @@ class Failing(Tracker):
         self.calls = 0
         self.cleaned = 0
 
-    @track.on(log_events.StartExperimentEvent)
-    def _boom(self, event: log_events.StartExperimentEvent) -> None:
+    @track.on(events.StartRunEvent)
+    def _boom(self, event: events.StartRunEvent) -> None:
         self.calls += 1
         raise OSError('disk full')
 
@@ -44,35 +44,35 @@ class SingleDispatch(Tracker):
 
     @functools.singledispatchmethod
     @override
-    def notify(self, event: log_events.Event) -> None:
+    def notify(self, event: events.Event) -> None:
         return super().notify(event)
 
     @notify.register
-    def _(self, event: log_events.ModelRegistrationEvent) -> None:
+    def _(self, event: events.ModelRegistrationEvent) -> None:
         self.seen.append(event.model_name)
         return super().notify(event)
 
 
-def metric_event() -> log_events.MetricEvent:
-    return log_events.MetricEvent('m', 's', 1, {'a': 1.0})
+def metric_event() -> events.MetricEvent:
+    return events.MetricEvent('m', 's', 1, {'a': 1.0})
 
 
 def test_routing_only_to_handlers() -> None:
     dispatcher = EventDispatcher('E')
     metric = MetricOnly()
     dispatcher.subscribe(metric)
-    dispatcher.publish(log_events.EndTrainingEvent('x'))
+    dispatcher.publish(events.EndTrainingEvent('x'))
     dispatcher.publish(metric_event())
     assert len(metric.metrics) == 1
-    assert not MetricOnly.handles(log_events.EndTrainingEvent)
-    assert MetricOnly.handles(log_events.StopExperimentEvent)
+    assert not MetricOnly.handles(events.EndTrainingEvent)
+    assert MetricOnly.handles(events.StopRunEvent)
 
 
 def test_base_handler_receives_subclasses(recorder: RecordingTracker) -> None:
     dispatcher = EventDispatcher('E')
     dispatcher.subscribe(recorder)
     dispatcher.publish(metric_event())
-    dispatcher.publish(log_events.EndTrainingEvent('x'))
+    dispatcher.publish(events.EndTrainingEvent('x'))
     assert recorder.names() == ['MetricEvent', 'EndTrainingEvent']
 
 
@@ -82,8 +82,8 @@ def test_subclass_override_replaces_handler() -> None:
             super().__init__()
             self.child_calls = 0
 
-        @track.on(log_events.MetricEvent)
-        def _on_metric(self, event: log_events.MetricEvent) -> None:
+        @track.on(events.MetricEvent)
+        def _on_metric(self, event: events.MetricEvent) -> None:
             self.child_calls += 1
 
     child = Child()
@@ -142,15 +142,15 @@ def test_failing_tracker_does_not_stop_others(
         with exp.create_run():
             pass
     assert recorder.names() == [
-        'StartExperimentEvent',
-        'StopExperimentEvent',
+        'StartRunEvent',
+        'StopRunEvent',
     ]
 
 
 def test_keyboard_interrupt_propagates(config: Config) -> None:
     class Interrupting(Tracker):
-        @track.on(log_events.MetricEvent)
-        def _stop(self, event: log_events.MetricEvent) -> None:
+        @track.on(events.MetricEvent)
+        def _stop(self, event: events.MetricEvent) -> None:
             raise KeyboardInterrupt
 
     dispatcher = EventDispatcher('E')
@@ -183,8 +183,8 @@ def test_late_subscription_gets_start_event(
         exp.trackers.subscribe(recorder)
         assert RecordingTracker.get_current() is recorder
     assert recorder.names() == [
-        'StartExperimentEvent',
-        'StopExperimentEvent',
+        'StartRunEvent',
+        'StopRunEvent',
     ]
 
 
@@ -200,3 +200,67 @@ def test_defaults_copied_at_construction(config: Config) -> None:
 def test_extend_defaults_rejects_non_trackers() -> None:
     with pytest.raises(TypeError):
         track.extend_default_trackers([object()])  # type: ignore[list-item]
+
+
+def test_handlers_of_the_rc_event_names_still_fire(config: Config) -> None:
+    """Trackers written for 0.1.0rc5/rc11 name the run events as before."""
+    from drytorch.core import log_events
+
+    class OldStyle(Tracker):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        @track.on(log_events.StartExperimentEvent)
+        def _on_start(self, event: log_events.StartExperimentEvent) -> None:
+            self.seen.append(f'start {event.run_id}')
+
+        @track.on(log_events.StopExperimentEvent)
+        def _on_stop(self, event: log_events.StopExperimentEvent) -> None:
+            self.seen.append(f'stop {event.status}')
+
+    old_style = OldStyle()
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(old_style)
+    with exp.create_run(run_id='r'):
+        pass
+    assert old_style.seen == ['start r', 'stop completed']
+
+
+def test_get_current_follows_the_active_run(config: Config) -> None:
+    exp = Experiment(config, name='E')
+    first, second = MetricOnly(), MetricOnly()
+    exp.trackers.subscribe(first)
+    with pytest.raises(exceptions.TrackerNotUsedError):
+        MetricOnly.get_current()  # no run yet
+    with exp.create_run():
+        assert MetricOnly.get_current() is first
+        exp.trackers.subscribe(other=second)
+        assert MetricOnly.get_current() is second  # the last subscribed
+        exp.trackers.remove('other')
+        assert MetricOnly.get_current() is first
+        with pytest.raises(exceptions.TrackerNotUsedError):
+            SingleDispatch.get_current()
+    with pytest.raises(exceptions.TrackerNotUsedError):
+        MetricOnly.get_current()
+
+
+def test_get_current_ignores_subclass_instances(config: Config) -> None:
+    class Child(MetricOnly):
+        pass
+
+    exp = Experiment(config, name='E')
+    child = Child()
+    exp.trackers.subscribe(child)
+    with exp.create_run():
+        assert Child.get_current() is child
+        with pytest.raises(exceptions.TrackerNotUsedError):
+            MetricOnly.get_current()
+
+
+def test_a_detached_tracker_is_not_current(config: Config) -> None:
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(Failing())
+    with pytest.warns(exceptions.TrackerExceptionWarning):
+        with exp.create_run():
+            with pytest.raises(exceptions.TrackerNotUsedError):
+                Failing.get_current()

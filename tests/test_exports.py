@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import drytorch
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions, log_events
 
 EXPECTED_TOP_LEVEL = [
     'DataLoader',
@@ -37,14 +37,23 @@ EXPECTED_EVENTS = [
     'MetricEvent',
     'ModelRegistrationEvent',
     'ModelShapesEvent',
+    'ProgressCallback',
     'SaveModelEvent',
     'StartEpochEvent',
     'StartExperimentEvent',
+    'StartRunEvent',
     'StartTestEvent',
     'StartTrainingEvent',
     'StopExperimentEvent',
+    'StopRunEvent',
     'TerminatedTrainingEvent',
 ]
+
+EVENT_ALIASES = {
+    # name kept from 0.1.0rc5 and 0.1.0rc11: current name
+    'StartExperimentEvent': 'StartRunEvent',
+    'StopExperimentEvent': 'StopRunEvent',
+}
 
 
 EXPECTED_NB = [
@@ -81,9 +90,20 @@ def test_top_level_names_resolve() -> None:
 
 
 def test_events_are_pinned() -> None:
+    assert sorted(events.__all__) == EXPECTED_EVENTS
+    for name in EXPECTED_EVENTS:
+        assert hasattr(events, name)
+
+
+def test_log_events_is_the_events_module_under_its_rc_name() -> None:
     assert sorted(log_events.__all__) == EXPECTED_EVENTS
     for name in EXPECTED_EVENTS:
-        assert hasattr(log_events, name)
+        assert getattr(log_events, name) is getattr(events, name), name
+
+
+def test_run_events_keep_their_rc_names() -> None:
+    for old, new in EVENT_ALIASES.items():
+        assert getattr(events, old) is getattr(events, new), old
 
 
 def test_exceptions_hierarchy() -> None:

@@ -18,7 +18,7 @@ from drytorch.trackers.logging import INFO_LEVELS, BuiltinLogger
 @pytest.fixture(autouse=True)
 def _forget_applied_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as if no mode had been applied yet."""
-    monkeypatch.setattr(_init, '_applied_mode', None)
+    monkeypatch.setattr(track.default_setup, 'mode', None)
 
 
 def _redirect(monkeypatch: pytest.MonkeyPatch) -> tuple[io.StringIO, ...]:
@@ -152,11 +152,46 @@ def test_switching_modes_keeps_a_single_default_handler() -> None:
 def test_init_marks_the_defaults_as_chosen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(track, '_defaults_ready', False)
+    monkeypatch.setattr(track.default_setup, 'chosen', False)
     _init.init_trackers('minimal')
-    assert track._defaults_ready
+    assert track.default_setup.chosen
     track.ensure_default_trackers()  # does not re-initialize from env
     assert list(track.DEFAULT_TRACKERS) == ['BuiltinLogger', 'TqdmLogger']
+
+
+def test_first_experiment_installs_the_env_preset_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conftest import Config
+
+    from drytorch.core.experiment import Experiment
+
+    _redirect(monkeypatch)
+    monkeypatch.setattr(track.default_setup, 'chosen', False)
+    monkeypatch.setenv('DRYTORCH_INIT_MODE', 'minimal')
+    assert track.DEFAULT_TRACKERS == {}
+
+    first = Experiment(Config(), name='First')
+    assert list(first.trackers.named_trackers) == [
+        'BuiltinLogger',
+        'TqdmLogger',
+    ]
+    assert _init.get_init_mode() == 'minimal'
+
+    track.DEFAULT_TRACKERS.clear()
+    assert Experiment(Config(), name='Second').trackers.named_trackers == {}
+
+
+def test_removing_the_defaults_first_keeps_the_preset_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conftest import Config
+
+    from drytorch.core.experiment import Experiment
+
+    monkeypatch.setattr(track.default_setup, 'chosen', False)
+    track.remove_all_default_trackers()
+    assert Experiment(Config(), name='E').trackers.named_trackers == {}
 
 
 @pytest.mark.parametrize('mode', ['bogus', 'Standard', '', 'None'])

@@ -12,16 +12,22 @@ overrides ``notify`` receives every event through it.
 
 A tracker that raises is reported with a :class:`TrackerExceptionWarning`,
 cleaned up and detached from the current run only; the experiment goes on.
+
+The default trackers (:data:`DEFAULT_TRACKERS`) are chosen lazily: see
+:class:`DefaultTrackerSetup`.
+
+Tracker authors import these names from :mod:`drytorch.trackers`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions, scope
 
 __all__ = [
     'DEFAULT_TRACKERS',
@@ -32,7 +38,7 @@ __all__ = [
     'remove_all_default_trackers',
 ]
 
-_E = TypeVar('_E', bound=log_events.Event)
+_T = TypeVar('_T', bound='Tracker')
 _Handler = Callable[[Any, Any], None]
 _Notify = Callable[[Any], None]
 _F = TypeVar('_F', bound=Callable[..., None])
@@ -40,11 +46,33 @@ _F = TypeVar('_F', bound=Callable[..., None])
 DEFAULT_TRACKERS: dict[str, Tracker] = {}
 """Trackers subscribed to every Experiment created afterwards."""
 
-_defaults_initializer: Callable[[], None] | None = None
-_defaults_ready = False
+
+@dataclasses.dataclass
+class DefaultTrackerSetup:
+    """Whether and how :data:`DEFAULT_TRACKERS` were chosen.
+
+    Importing drytorch installs nothing. The first Experiment calls
+    :func:`ensure_default_trackers`, which runs ``installer`` once (the
+    package sets it to apply the ``DRYTORCH_INIT_MODE`` preset), unless the
+    defaults were chosen before: by ``init_trackers``, which records its
+    ``mode``, or by :func:`remove_all_default_trackers`.
+
+    Attributes:
+        installer: fills DEFAULT_TRACKERS when they are first needed.
+        chosen: whether the defaults were installed or chosen explicitly.
+        mode: the init mode that ``init_trackers`` applied last, if any.
+    """
+
+    installer: Callable[[], None] | None = None
+    chosen: bool = False
+    mode: str | None = None
 
 
-def on(*event_types: type[log_events.Event]) -> Callable[[_F], _F]:
+default_setup = DefaultTrackerSetup()
+"""The state of the default trackers of this process."""
+
+
+def on(*event_types: type[events.Event]) -> Callable[[_F], _F]:
     """Mark a Tracker method as the handler of the given event types.
 
     Handlers of an event base class (e.g. ``Event``) receive every subclass.
@@ -56,7 +84,7 @@ def on(*event_types: type[log_events.Event]) -> Callable[[_F], _F]:
     for event_type in event_types:
         if not (
             isinstance(event_type, type)
-            and issubclass(event_type, log_events.Event)
+            and issubclass(event_type, events.Event)
         ):
             msg = f'on() expects Event subclasses, got {event_type!r}.'
             raise TypeError(msg)
@@ -77,7 +105,6 @@ class Tracker:
 
     _handler_table: ClassVar[dict[type, tuple[_Handler, ...]]] = {}
     _resolved: ClassVar[dict[type, tuple[_Handler, ...]]] = {}
-    _current: ClassVar[Tracker | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -95,7 +122,6 @@ class Tracker:
                 table.setdefault(event_type, []).append(func)
         cls._handler_table = {k: tuple(v) for k, v in table.items()}
         cls._resolved = {}
-        cls._current = None
 
     @classmethod
     def _handlers_for(cls, event_type: type) -> tuple[_Handler, ...]:
@@ -114,43 +140,44 @@ class Tracker:
         return resolved
 
     @classmethod
-    def handles(cls, event_type: type[log_events.Event]) -> bool:
+    def handles(cls, event_type: type[events.Event]) -> bool:
         """Whether instances need to receive events of this type."""
         if cls.notify is not Tracker.notify:
             return True
-        if event_type in (
-            log_events.StartExperimentEvent,
-            log_events.StopExperimentEvent,
-        ):
-            return True
+        if event_type is events.StopRunEvent:
+            return True  # notify calls clean_up
         return bool(cls._handlers_for(event_type))
 
-    def notify(self, event: log_events.Event) -> None:
+    def notify(self, event: events.Event) -> None:
         """Handle an event: run this tracker's handlers for its type."""
         event_type = type(event)
-        if event_type is log_events.StartExperimentEvent:
-            type(self)._current = self
         for handler in self._handlers_for(event_type):
             handler(self, event)
-        if event_type is log_events.StopExperimentEvent:
-            if type(self)._current is self:
-                type(self)._current = None
+        if event_type is events.StopRunEvent:
             self.clean_up()
 
     def clean_up(self) -> None:
         """Release the resources of the run (called when it stops)."""
 
     @classmethod
-    def get_current(cls) -> Tracker:
-        """The instance of this class that the running experiment uses.
+    def get_current(cls: type[_T]) -> _T:
+        """The instance of this very class that the active run uses.
+
+        With several, the last subscribed. Instances of subclasses do not
+        count.
 
         Raises:
-            TrackerNotUsedError: if no instance is in use.
+            TrackerNotUsedError: if no run is active or its trackers include
+                no instance of this class.
         """
-        current = cls._current
-        if current is None:
-            raise exceptions.TrackerNotUsedError(cls.__name__)
-        return current
+        run = scope.active_run()
+        # the run's own dispatcher: it has dropped the trackers that failed
+        dispatcher = None if run is None else run._dispatcher
+        if dispatcher is not None:
+            for tracker in reversed(dispatcher.named_trackers.values()):
+                if type(tracker) is cls:
+                    return tracker  # type: ignore[return-value]
+        raise exceptions.TrackerNotUsedError(cls.__name__)
 
 
 class EventDispatcher:
@@ -243,7 +270,7 @@ class EventDispatcher:
         self._routes[event_type] = route
         return route
 
-    def publish(self, event: log_events.Event) -> None:
+    def publish(self, event: events.Event) -> None:
         """Notify the trackers that handle this event, in order.
 
         A tracker that raises (anything but KeyboardInterrupt/SystemExit) is
@@ -267,30 +294,25 @@ class EventDispatcher:
         if tracker is not None:
             with contextlib.suppress(Exception):  # already reported
                 tracker.clean_up()
-            if type(tracker)._current is tracker:
-                type(tracker)._current = None
 
 
 def set_defaults_initializer(initializer: Callable[[], None]) -> None:
     """Set the function that fills DEFAULT_TRACKERS when first needed."""
-    global _defaults_initializer
-    _defaults_initializer = initializer
+    default_setup.installer = initializer
 
 
 def ensure_default_trackers() -> None:
     """Install the default trackers once, lazily (not at import)."""
-    global _defaults_ready
-    if _defaults_ready:
+    if default_setup.chosen:
         return
-    _defaults_ready = True
-    if _defaults_initializer is not None:
-        _defaults_initializer()
+    default_setup.chosen = True
+    if default_setup.installer is not None:
+        default_setup.installer()
 
 
 def mark_defaults_ready() -> None:
     """Record that the defaults were chosen explicitly (init_trackers)."""
-    global _defaults_ready
-    _defaults_ready = True
+    default_setup.chosen = True
 
 
 def extend_default_trackers(tracker_list: Iterable[Tracker]) -> None:
@@ -319,5 +341,8 @@ def __getattr__(name: str) -> Any:
         from drytorch.core.metadata import MetadataManager
 
         return MetadataManager
+    if name == '_defaults_ready':
+        # read by tests/conftest.py until it uses default_setup.chosen
+        return default_setup.chosen
     msg = f'module {__name__!r} has no attribute {name!r}'
     raise AttributeError(msg)
