@@ -78,6 +78,18 @@ def new_connection() -> Iterator[Callable[..., SQLConnection]]:
         tracker.clean_up()
 
 
+@pytest.fixture
+def tracker(
+    tmp_path: pathlib.Path,
+    engine: sqlalchemy.Engine,
+    new_connection: Callable[..., SQLConnection],
+) -> SQLConnection:
+    """A tracker on ``engine``, in the started run 'r1' of EXP."""
+    started = new_connection(engine)
+    started.notify(start(tmp_path))
+    return started
+
+
 class CommitCounter:
     """Counts the transactions committed through an engine."""
 
@@ -155,12 +167,9 @@ def end_epoch(epoch: int) -> log_events.EndEpochEvent:
 
 
 def test_tables_and_indexes(
-    tmp_path: pathlib.Path,
+    tracker: SQLConnection,
     engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
 ) -> None:
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     inspector = sqlalchemy.inspect(engine)
     assert set(inspector.get_table_names()) == {
         'experiments',
@@ -206,12 +215,9 @@ def test_url_instead_of_engine(
 
 
 def test_load_metrics_equals_what_was_logged(
-    tmp_path: pathlib.Path,
+    tracker: SQLConnection,
     engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
 ) -> None:
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     tracker.notify(actor())
     tracker.notify(actor('Validation'))
     tracker.notify(actor('Trainer', model='Other'))
@@ -245,12 +251,9 @@ def test_load_metrics_equals_what_was_logged(
 
 
 def test_pending_values_are_loaded_too(
-    tmp_path: pathlib.Path,
+    tracker: SQLConnection,
     engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
 ) -> None:
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     tracker.notify(actor())
     tracker.notify(metric(1))  # no end of epoch yet
     assert tracker.load_metrics('Lin') == {'Trainer': ([1], {'MSE': [0.1]})}
@@ -258,14 +261,10 @@ def test_pending_values_are_loaded_too(
 
 
 def test_names_and_special_values_round_trip(
-    tmp_path: pathlib.Path,
-    engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
+    tracker: SQLConnection, engine: sqlalchemy.Engine
 ) -> None:
     """Names are bound parameters, never part of the SQL text."""
     names = ['Top-1 (%), "q"', "a'); DROP TABLE logs; --", 'ünï\n%s']
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     tracker.notify(actor())
     tracker.notify(metric(1, **dict.fromkeys(names, 0.25), nan=math.nan))
     tracker.notify(metric(2, **dict.fromkeys(names, math.inf), nan=1.0))
@@ -281,13 +280,10 @@ def test_names_and_special_values_round_trip(
 
 
 def test_unregistered_source_gets_a_row(
-    tmp_path: pathlib.Path,
+    tracker: SQLConnection,
     engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
 ) -> None:
     """A tracker that joined late still records (the reference raises)."""
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     tracker.notify(metric(1))
     tracker.notify(metric(2))
     tracker.notify(stop())
@@ -318,12 +314,9 @@ def test_run_property(
 
 
 def test_one_transaction_per_epoch_whatever_the_metrics(
-    tmp_path: pathlib.Path,
+    tracker: SQLConnection,
     engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
 ) -> None:
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     commits = CommitCounter(engine)
     tracker.notify(actor())
     tracker.notify(actor('Validation'))
@@ -348,13 +341,10 @@ def test_one_transaction_per_epoch_whatever_the_metrics(
     ids=['end_test', 'stop'],
 )
 def test_other_flush_points(
-    tmp_path: pathlib.Path,
+    tracker: SQLConnection,
     engine: sqlalchemy.Engine,
     boundary: log_events.Event,
-    new_connection: Callable[..., SQLConnection],
 ) -> None:
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     commits = CommitCounter(engine)
     tracker.notify(actor('Test'))
     tracker.notify(metric(2, 'Test', MAE=0.5, MSE=0.25))
@@ -366,13 +356,9 @@ def test_other_flush_points(
 
 
 def test_large_buffers_are_written_early(
-    tmp_path: pathlib.Path,
-    engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
+    tracker: SQLConnection, engine: sqlalchemy.Engine
 ) -> None:
-    tracker = new_connection(engine)
     tracker.max_pending = 10
-    tracker.notify(start(tmp_path))
     commits = CommitCounter(engine)
     tracker.notify(metric(1, **{f'm{i}': 1.0 for i in range(6)}))
     assert commits.count == 0
@@ -418,12 +404,8 @@ def test_resume_reuses_experiment_and_run_rows(
 
 
 def test_resumed_history_is_contiguous(
-    tmp_path: pathlib.Path,
-    engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
+    tmp_path: pathlib.Path, tracker: SQLConnection
 ) -> None:
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     for epoch in (1, 2, 3, 4):
         tracker.notify(metric(epoch))
         tracker.notify(end_epoch(epoch))
@@ -631,12 +613,9 @@ def test_bad_engine_is_rejected_at_construction(bad: object) -> None:
 
 
 def test_session_factory_is_bound_to_the_engine(
-    tmp_path: pathlib.Path,
+    tracker: SQLConnection,
     engine: sqlalchemy.Engine,
-    new_connection: Callable[..., SQLConnection],
 ) -> None:
-    tracker = new_connection(engine)
-    tracker.notify(start(tmp_path))
     tracker.notify(actor())
     tracker.notify(metric(1, MSE=0.5))
     tracker.notify(end_epoch(1))
