@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -55,6 +56,44 @@ EVENT_ALIASES = {
     'StopExperimentEvent': 'StopRunEvent',
 }
 
+
+EXPECTED_TRACKER_AUTHORING = {
+    # name in drytorch.trackers: the module that defines it
+    'ActorRegistrationEvent': 'drytorch.core.events',
+    'BasePlotter': 'drytorch.trackers.base_classes',
+    'Dumper': 'drytorch.trackers.base_classes',
+    'EndEpochEvent': 'drytorch.core.events',
+    'EndTestEvent': 'drytorch.core.events',
+    'EndTrainingEvent': 'drytorch.core.events',
+    'Event': 'drytorch.core.events',
+    'HistoryMetrics': 'drytorch.trackers.base_classes',
+    'InterruptedTrainingEvent': 'drytorch.core.events',
+    'IterateBatchEvent': 'drytorch.core.events',
+    'LearningRateEvent': 'drytorch.core.events',
+    'LoadModelEvent': 'drytorch.core.events',
+    'MemoryMetrics': 'drytorch.trackers.base_classes',
+    'MetricEvent': 'drytorch.core.events',
+    'MetricLoader': 'drytorch.trackers.base_classes',
+    'ModelRegistrationEvent': 'drytorch.core.events',
+    'ModelShapesEvent': 'drytorch.core.events',
+    'ProgressCallback': 'drytorch.core.events',
+    'SaveModelEvent': 'drytorch.core.events',
+    'SourcedMetrics': 'drytorch.trackers.base_classes',
+    'StartEpochEvent': 'drytorch.core.events',
+    'StartRunEvent': 'drytorch.core.events',
+    'StartTestEvent': 'drytorch.core.events',
+    'StartTrainingEvent': 'drytorch.core.events',
+    'StopRunEvent': 'drytorch.core.events',
+    'TerminatedTrainingEvent': 'drytorch.core.events',
+    'Tracker': 'drytorch.core.track',
+    'on': 'drytorch.core.track',
+    'safe_join': 'drytorch.trackers.base_classes',
+}
+
+MODULE_ALIASES = {
+    # path kept from 0.1.0rc5 and 0.1.0rc11: current path
+    'drytorch.core.log_events': 'drytorch.core.events',
+}
 
 EXPECTED_NB = [
     'active_run',
@@ -138,3 +177,45 @@ def test_import_has_no_side_effects(tmp_path) -> None:
     subprocess.run(
         [sys.executable, '-c', code], cwd=tmp_path, check=True, timeout=60
     )
+
+
+def test_tracker_authoring_names_are_pinned() -> None:
+    import drytorch.trackers
+
+    assert sorted(drytorch.trackers.__all__) == sorted(
+        EXPECTED_TRACKER_AUTHORING
+    )
+    for name, module in EXPECTED_TRACKER_AUTHORING.items():
+        defined = getattr(importlib.import_module(module), name)
+        assert getattr(drytorch.trackers, name) is defined, name
+
+
+def test_tracker_authoring_keeps_the_rc_event_names() -> None:
+    import drytorch.trackers
+
+    for old, new in EVENT_ALIASES.items():
+        assert getattr(drytorch.trackers, old) is getattr(events, new), old
+        assert old in dir(drytorch.trackers)
+
+
+def test_renamed_modules_give_the_same_objects() -> None:
+    for old_path, new_path in MODULE_ALIASES.items():
+        old = importlib.import_module(old_path)
+        new = importlib.import_module(new_path)
+        assert old.__all__ == new.__all__
+        for name in new.__all__:
+            assert getattr(old, name) is getattr(new, name), name
+
+
+def test_importing_the_trackers_package_loads_nothing_more() -> None:
+    code = (
+        'import sys\n'
+        'import drytorch\n'
+        'before = set(sys.modules)\n'
+        'import drytorch.trackers\n'
+        'loaded = set(sys.modules) - before - {"drytorch.trackers"}\n'
+        'assert not loaded, sorted(loaded)\n'
+        'from drytorch.trackers import csv\n'
+        'assert csv.__name__ == "drytorch.trackers.csv"\n'
+    )
+    subprocess.run([sys.executable, '-c', code], check=True, timeout=60)
