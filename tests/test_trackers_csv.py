@@ -8,7 +8,6 @@ is detached from that run only.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime
 import math
 import pathlib
@@ -18,18 +17,11 @@ import textwrap
 from collections.abc import Callable, Iterator
 
 import pytest
-import torch
 from conftest import RecordingTracker
-from torch import nn
-from torch.utils.data import TensorDataset
+from tiny_training import Cfg, logged_mse, tiny_trainer
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.experiment import Experiment
-from drytorch.lib.learn import LearningSchema
-from drytorch.lib.load import DataLoader
-from drytorch.lib.models import Model
-from drytorch.lib.objectives import Loss
-from drytorch.lib.train import Trainer
 from drytorch.trackers.base_classes import MemoryMetrics
 from drytorch.trackers.csv import CSVDumper, DryTorchDialect, resolve_history
 
@@ -430,39 +422,6 @@ def test_rows_survive_a_process_killed_without_clean_up(
 # -------------------------------------------------------- end to end
 
 
-@dataclasses.dataclass(frozen=True)
-class Cfg:
-    lr: float = 0.01
-
-
-def _mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return ((outputs - targets) ** 2).mean(dim=1)
-
-
-def _trainer() -> Trainer:
-    torch.manual_seed(0)
-    dataset = TensorDataset(torch.randn(12, 3), torch.randn(12, 1))
-    model = Model(nn.Linear(3, 1), name='Lin', device='cpu')
-    trainer = Trainer(
-        model,
-        loader=DataLoader(dataset, 4),
-        loss=Loss(_mse, 'MSE'),
-        learning_schema=LearningSchema.adam(0.01),
-    )
-    trainer.add_validation(DataLoader(dataset, 4))
-    return trainer
-
-
-def _logged(
-    recorder: RecordingTracker, source: str
-) -> list[tuple[int, float]]:
-    return [
-        (event.epoch, event.metrics['MSE'])
-        for event in recorder.of_type(log_events.MetricEvent)
-        if event.source_name == source
-    ]
-
-
 def test_end_to_end_resume_appends_a_contiguous_history(
     tmp_path: pathlib.Path,
     recorder: RecordingTracker,
@@ -472,11 +431,11 @@ def test_end_to_end_resume_appends_a_contiguous_history(
     dumper = new_dumper()
     exp.trackers.subscribe(dumper, recorder)
     with exp.create_run(run_id='r1'):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         trainer.train(2)
         trainer.save_checkpoint()
     with exp.create_run(resume=True):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         trainer.load_checkpoint()
         assert trainer.model.epoch == 2
         trainer.train(2)
@@ -490,7 +449,7 @@ def test_end_to_end_resume_appends_a_contiguous_history(
         lines = (folder / f'{source}.csv').read_text().splitlines()
         assert sum(line.startswith('"Model"') for line in lines) == 1
         assert len(lines) == 5
-        logged = _logged(recorder, source)
+        logged = logged_mse(recorder, source)
         assert history[source] == (
             [1, 2, 3, 4],
             {'MSE': [value for _, value in logged]},
@@ -506,20 +465,20 @@ def test_end_to_end_resume_from_an_earlier_checkpoint(
     dumper = new_dumper()
     exp.trackers.subscribe(dumper, recorder)
     with exp.create_run(run_id='r1'):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         trainer.train(2)
         trainer.save_checkpoint()
         trainer.train(2)  # epochs 3 and 4, never saved
     memory = MemoryMetrics(metric_loader=dumper)
     exp.trackers.subscribe(memory)
     with exp.create_run(resume=True):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         trainer.load_checkpoint(2)
         # the memory tracker reloaded the history up to the checkpoint
         assert memory.model_dict['Lin']['Trainer'][0] == [1, 2]
         trainer.train(2)  # epochs 3 and 4 again
         epochs, logs = dumper.read_csv('Lin', 'Trainer')
-    logged = _logged(recorder, 'Trainer')
+    logged = logged_mse(recorder, 'Trainer')
     assert [epoch for epoch, _ in logged] == [1, 2, 3, 4, 3, 4]
     assert epochs == [1, 2, 3, 4]
     assert logs['MSE'] == [value for _, value in logged[:2] + logged[4:]]
@@ -538,13 +497,13 @@ def test_a_failing_dumper_is_detached_from_that_run_only(
     dumper = new_dumper()
     exp.trackers.subscribe(dumper, recorder)
     with exp.create_run(run_id='r1'):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         with pytest.warns(exceptions.TrackerExceptionWarning, match='CSV'):
             trainer.train(2)
-    assert len(_logged(recorder, 'Trainer')) == 2  # the training went on
+    assert len(logged_mse(recorder, 'Trainer')) == 2  # the training went on
     assert 'CSVDumper' in exp.trackers.named_trackers
     blocker.unlink()
     with exp.create_run(run_id='r2'):
-        _trainer().train(1)
+        tiny_trainer().train(1)
         assert dumper.read_csv('Lin', 'Trainer')[0] == [1]
     assert (tmp_path / 'csv_metrics' / EXP / 'r2' / 'Lin').is_dir()

@@ -10,7 +10,6 @@ PostgreSQL server (tests/pg_server.py).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import math
 import pathlib
@@ -18,7 +17,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy
-import torch
 from conftest import RecordingTracker
 from pg_server import (
     free_port,
@@ -26,17 +24,12 @@ from pg_server import (
     postgres_url_fixture,  # noqa: F401
     require_or_skip,
 )
-from torch import nn
-from torch.utils.data import TensorDataset
+from tiny_training import Cfg, logged_mse, tiny_dataset, tiny_trainer
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.experiment import Experiment
 from drytorch.lib import evaluations
-from drytorch.lib.learn import LearningSchema
 from drytorch.lib.load import DataLoader
-from drytorch.lib.models import Model
-from drytorch.lib.objectives import Loss
-from drytorch.lib.train import Trainer
 from drytorch.trackers import sqlalchemy as sql_tracker
 from drytorch.trackers.base_classes import MemoryMetrics
 from drytorch.trackers.sqlalchemy import DB_FILE_NAME, SQLConnection
@@ -45,6 +38,7 @@ EXP = 'SqlExp'
 RUN_TS = datetime.datetime(2026, 11, 27, 12, 8, 16)
 MODEL_TS = datetime.datetime(2026, 11, 27, 12, 8, 17)
 ACTOR_TS = datetime.datetime(2026, 11, 27, 12, 8, 20)
+TABLES = {'experiments', 'tags', 'runs', 'sources', 'logs'}
 
 
 @pytest.fixture(params=['sqlite', 'postgresql'])
@@ -171,13 +165,7 @@ def test_tables_and_indexes(
     engine: sqlalchemy.Engine,
 ) -> None:
     inspector = sqlalchemy.inspect(engine)
-    assert set(inspector.get_table_names()) == {
-        'experiments',
-        'tags',
-        'runs',
-        'sources',
-        'logs',
-    }
+    assert set(inspector.get_table_names()) == TABLES
     columns = {c['name'] for c in inspector.get_columns('logs')}
     assert columns == {
         'row_id',
@@ -435,7 +423,7 @@ def test_default_database_is_inside_par_dir(
     exp = Experiment(Cfg(), name=EXP, par_dir='outputs')  # relative
     exp.trackers.subscribe(tracker)
     with exp.create_run(run_id='r1'):
-        _trainer().train(1)
+        tiny_trainer().train(1)
     assert pathlib.Path.cwd() == tmp_path
     assert (tmp_path / 'outputs' / DB_FILE_NAME).is_file()
     assert not (tmp_path / DB_FILE_NAME).exists()
@@ -471,34 +459,6 @@ def test_default_database_follows_the_experiment(
 # ------------------------------------------------------------ end to end
 
 
-@dataclasses.dataclass(frozen=True)
-class Cfg:
-    lr: float = 0.01
-
-
-def _mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return ((outputs - targets) ** 2).mean(dim=1)
-
-
-def _dataset() -> TensorDataset:
-    generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(12, 3, generator=generator)
-    return TensorDataset(inputs, torch.randn(12, 1, generator=generator))
-
-
-def _trainer() -> Trainer:
-    torch.manual_seed(0)
-    model = Model(nn.Linear(3, 1), name='Lin', device='cpu')
-    trainer = Trainer(
-        model,
-        loader=DataLoader(_dataset(), 4),
-        loss=Loss(_mse, 'MSE'),
-        learning_schema=LearningSchema.adam(0.01),
-    )
-    trainer.add_validation(DataLoader(_dataset(), 4))
-    return trainer
-
-
 def test_end_to_end_batching_and_loaded_history(
     tmp_path: pathlib.Path,
     engine: sqlalchemy.Engine,
@@ -509,13 +469,13 @@ def test_end_to_end_batching_and_loaded_history(
     exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path, tags=['e2e'])
     exp.trackers.subscribe(tracker, memory)
     with exp.create_run(run_id='r1'):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         commits = CommitCounter(engine)
         trainer.train(3)
         assert commits.count == 3  # one transaction per epoch
         test = evaluations.Test(
             trainer.model,
-            loader=DataLoader(_dataset(), 4),
+            loader=DataLoader(tiny_dataset(), 4),
             metric=trainer.objective,
         )
         test()
@@ -539,11 +499,11 @@ def test_end_to_end_resume(
     exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path, tags=['t'])
     exp.trackers.subscribe(tracker, recorder)
     with exp.create_run(run_id='r1'):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         trainer.train(2)
         trainer.save_checkpoint()
     with exp.create_run(resume=True):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         trainer.load_checkpoint()
         trainer.train(2)
         history = tracker.load_metrics('Lin')
@@ -551,11 +511,7 @@ def test_end_to_end_resume(
     assert count_rows(engine, 'runs') == 1
     assert count_rows(engine, 'tags') == 1
     for source in ('Trainer', 'Validation'):
-        logged = [
-            (event.epoch, event.metrics['MSE'])
-            for event in recorder.of_type(log_events.MetricEvent)
-            if event.source_name == source
-        ]
+        logged = logged_mse(recorder, source)
         assert [epoch for epoch, _ in logged] == [1, 2, 3, 4]
         assert history[source] == (
             [1, 2, 3, 4],
@@ -579,13 +535,13 @@ def test_failing_database_detaches_for_that_run_only(
     exp.trackers.subscribe(tracker, recorder)
     with pytest.warns(exceptions.TrackerExceptionWarning, match='SQLConn'):
         run = exp.create_run(run_id='r1').start()
-    _trainer().train(2)
+    tiny_trainer().train(2)
     run.stop()
     assert len(recorder.of_type(log_events.EndEpochEvent)) == 2
     assert 'SQLConnection' in exp.trackers.named_trackers
     blocker.rmdir()
     with exp.create_run(run_id='r2'):
-        _trainer().train(1)
+        tiny_trainer().train(1)
         assert tracker.load_metrics('Lin')['Trainer'][0] == [1]
 
 
@@ -650,13 +606,7 @@ def test_schema_creation_is_idempotent(
     new_connection(engine)
     new_connection(engine)  # the tables exist: nothing happens, no error
     inspector = sqlalchemy.inspect(engine)
-    assert set(inspector.get_table_names()) >= {
-        'experiments',
-        'tags',
-        'runs',
-        'sources',
-        'logs',
-    }
+    assert set(inspector.get_table_names()) >= TABLES
 
 
 def test_server_gone_mid_run(
@@ -670,7 +620,7 @@ def test_server_gone_mid_run(
     exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path)
     exp.trackers.subscribe(tracker, recorder)
     with exp.create_run(run_id='r1'):
-        trainer = _trainer()
+        trainer = tiny_trainer()
         trainer.train(1)
         with engine.begin() as connection:  # the table disappears
             connection.execute(sqlalchemy.text('DROP TABLE logs'))
