@@ -46,7 +46,7 @@ def active_run() -> Run | None:
     """The active run of this process, or None."""
     try:
         return Experiment.get_current().run
-    except exceptions.NoActiveExperimentError:
+    except exceptions.NoActiveRunError:
         return None
 
 

@@ -26,7 +26,7 @@ exception that fits it best, so callers may catch either::
           ├── NameAlreadyRegisteredError     (ValueError)
           ├── NamedTupleOnlyError            (TypeError)
           ├── NestedScopeError               (RuntimeError)
-          ├── NoActiveExperimentError        (RuntimeError)
+          ├── NoActiveRunError               (RuntimeError)
           ├── RegistryCorruptedError         (RuntimeError)
           ├── ResultNotAvailableError        (RuntimeError)
           ├── RunAlreadyRecordedError        (ValueError)
@@ -52,12 +52,52 @@ exception that fits it best, so callers may catch either::
 
 Each class formats ``msg_fmt`` with its constructor arguments, which are
 also kept as attributes of the same name.
+
+``NoActiveExperimentError`` is the former name of :class:`NoActiveRunError`
+(the same class): the error means that no run is active.
+
+Every class is importable from here, the one public path. The two roots and
+the errors raised by :mod:`drytorch.utils` (``EmptyHistoryError``,
+``FuncNotApplicableError``, ``InvalidNameError``, ``NamedTupleOnlyError``,
+``RecursionWarning``) are defined in :mod:`drytorch.utils.errors`, below
+the core, and the warnings in :mod:`drytorch.core._warning_classes`; the
+errors of the core and the library are defined here.
 """
 
 from __future__ import annotations
 
-import traceback
 from typing import Any, ClassVar
+
+from drytorch.core._warning_classes import (
+    CannotStoreOutputWarning,
+    ComputedBeforeUpdatedWarning,
+    DistributedDatasetNotDivisibleWarning,
+    DistributedStorageWarning,
+    ExperimentalFeatureWarning,
+    FailedOptionalImportWarning,
+    ModuleNotDistributedWarning,
+    NoPreviousRunsWarning,
+    NotExistingRunWarning,
+    ObjectiveSyncWarning,
+    OptimizerNotLoadedWarning,
+    PastEpochWarning,
+    RegistryFileIgnoredWarning,
+    RunAlreadyCompletedWarning,
+    RunAlreadyRunningWarning,
+    RunNotStartedWarning,
+    TerminatedTrainingWarning,
+    TrackerExceptionWarning,
+)
+from drytorch.utils.errors import (
+    PUBLIC_MODULE,
+    DryTorchError,
+    DryTorchWarning,
+    EmptyHistoryError,
+    FuncNotApplicableError,
+    InvalidNameError,
+    NamedTupleOnlyError,
+    RecursionWarning,
+)
 
 __all__ = [
     'AccessOutsideScopeError',
@@ -91,6 +131,7 @@ __all__ = [
     'NamedTupleOnlyError',
     'NestedScopeError',
     'NoActiveExperimentError',
+    'NoActiveRunError',
     'NoPreviousRunsWarning',
     'NotExistingRunWarning',
     'ObjectiveSyncWarning',
@@ -113,51 +154,6 @@ __all__ = [
     'TrackerNotUsedError',
     'UnknownRunError',
 ]
-
-
-class _Formatted:
-    """Mixin: keep the constructor arguments and format the message."""
-
-    msg_fmt: ClassVar[str] = ''
-    fields: ClassVar[tuple[str, ...]] = ()
-
-    def _format(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        values = dict(zip(self.fields, args, strict=False))
-        values.update(kwargs)
-        defaults = getattr(self, '_defaults', {})
-        for field in self.fields:
-            if field not in values:
-                if field not in defaults:
-                    cls = type(self).__name__
-                    msg = f'{cls} expects argument {field!r}.'
-                    raise TypeError(msg)
-                values[field] = defaults[field]
-        for field, value in values.items():
-            object.__setattr__(self, field, value)
-        return self.msg_fmt.format(**values)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # rebuilt from the constructor arguments: errors cross process
-        # boundaries (DataLoader workers, distributed ranks) intact
-        args = tuple(getattr(self, field) for field in self.fields)
-        return (type(self), args)
-
-
-class DryTorchError(_Formatted, Exception):
-    """Root of every error raised by drytorch."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(self._format(args, kwargs))
-
-
-class DryTorchWarning(_Formatted, UserWarning):
-    """Root of every warning issued by drytorch."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(self._format(args, kwargs))
-
-
-# errors
 
 
 class AccessOutsideScopeError(DryTorchError, RuntimeError):
@@ -195,18 +191,6 @@ class DatasetHasNoLengthError(DryTorchError, TypeError):
     msg_fmt = 'Expected a dataset that implements __len__; this one does not.'
 
 
-class EmptyHistoryError(DryTorchError, ValueError, ZeroDivisionError):
-    """A filter of monitored values got no value to filter.
-
-    Also a ZeroDivisionError, as the mean of no values was in 0.1.0rc5.
-    """
-
-    fields = ('filter_name',)
-    msg_fmt = (
-        'Expected a non-empty sequence of values for {filter_name}, got none.'
-    )
-
-
 class DeviceMismatchError(DryTorchError, ValueError):
     """A metric lives on another device than the model's outputs."""
 
@@ -228,16 +212,6 @@ class EpochNotFoundError(DryTorchError, FileNotFoundError):
     msg_fmt = 'No checkpoint for epoch {epoch} in {checkpoint_directory}.'
 
 
-class FuncNotApplicableError(DryTorchError, TypeError):
-    """A function cannot be applied to a leaf of a nested structure."""
-
-    fields = ('func_name', 'type_name')
-    msg_fmt = (
-        'Cannot apply {func_name} to an object of type {type_name}: '
-        'expected a tensor or a container of tensors.'
-    )
-
-
 class HistoryCorruptedError(DryTorchError, ValueError):
     """A metric history file cannot be read; other runs are not affected."""
 
@@ -245,17 +219,6 @@ class HistoryCorruptedError(DryTorchError, ValueError):
     msg_fmt = (
         'The metric history file {path} cannot be read ({reason}). It was '
         'left untouched: repair or remove it.'
-    )
-
-
-class InvalidNameError(DryTorchError, ValueError):
-    """A name that becomes part of a path is not allowed."""
-
-    fields = ('kind', 'name', 'reason')
-    msg_fmt = (
-        'Invalid {kind} {name!r}: {reason}. Expected a non-empty name of at '
-        'most 255 characters, without path separators, control characters, '
-        'any of \\ / : * ? " < > |, and other than "." or "..".'
     )
 
 
@@ -321,16 +284,6 @@ class NameAlreadyRegisteredError(DryTorchError, ValueError):
     )
 
 
-class NamedTupleOnlyError(DryTorchError, TypeError):
-    """A tuple subclass that cannot be rebuilt from its items."""
-
-    fields = ('tuple_type',)
-    msg_fmt = (
-        'Expected a tuple or a NamedTuple, got {tuple_type}, which cannot '
-        'be rebuilt from positional arguments.'
-    )
-
-
 class NestedScopeError(DryTorchError, RuntimeError):
     """A run was started while another run is active."""
 
@@ -341,8 +294,11 @@ class NestedScopeError(DryTorchError, RuntimeError):
     )
 
 
-class NoActiveExperimentError(DryTorchError, RuntimeError):
-    """Something requires an active run, of a given experiment class."""
+class NoActiveRunError(DryTorchError, RuntimeError):
+    """Something requires an active run (of a given experiment) and none is.
+
+    ``NoActiveExperimentError`` is the same class, under its former name.
+    """
 
     fields = ('experiment_name', 'experiment_class')
     _defaults: ClassVar[dict[str, Any]] = {
@@ -361,6 +317,10 @@ class NoActiveExperimentError(DryTorchError, RuntimeError):
             cls_name = getattr(cls, '__name__', str(cls))
             return f'Expected an active run of a {cls_name}, got none.'
         return 'Expected an active run, got none. Start a run first.'
+
+
+NoActiveExperimentError = NoActiveRunError
+"""The former name of :class:`NoActiveRunError` (the same class)."""
 
 
 class RegistryCorruptedError(DryTorchError, RuntimeError):
@@ -436,9 +396,6 @@ class TrackerNotUsedError(DryTorchError, LookupError):
     msg_fmt = 'Tracker {tracker_name} is not in use.'
 
 
-# warnings
-
-
 class UnknownRunError(DryTorchError, LookupError):
     """An experiment or a run that was asked for does not exist."""
 
@@ -446,149 +403,35 @@ class UnknownRunError(DryTorchError, LookupError):
     msg_fmt = 'Expected {kind} among {known}, got {name!r}.'
 
 
-class CannotStoreOutputWarning(DryTorchWarning):
-    """A batch output could not be stored."""
-
-    fields = ('error',)
-    msg_fmt = 'Output not stored: {error}'
-
-
-class ComputedBeforeUpdatedWarning(DryTorchWarning):
-    """An objective was computed before any update."""
-
-    fields = ('calculator',)
-    msg_fmt = '{calculator!r} was computed before any update; returning {{}}.'
-
-
-class DistributedDatasetNotDivisibleWarning(DryTorchWarning):
-    """Evaluation data does not split evenly across processes."""
-
-    fields = ('name', 'len_dataset', 'n_processes')
-    msg_fmt = (
-        '{name}: {len_dataset} samples do not split evenly over '
-        '{n_processes} processes.'
-    )
-
-
-class DistributedStorageWarning(DryTorchWarning):
-    """Stored outputs could not be gathered across processes."""
-
-    fields = ('error',)
-    msg_fmt = 'Could not gather the stored outputs: {error}'
-
-
-class ExperimentalFeatureWarning(DryTorchWarning):
-    """A feature is experimental."""
-
-    fields = ('feature',)
-    msg_fmt = '{feature} is experimental.'
-
-
-class FailedOptionalImportWarning(DryTorchWarning):
-    """An optional dependency could not be imported."""
-
-    fields = ('package_name',)
-    msg_fmt = (
-        'Optional package {package_name} is not installed; the trackers '
-        'that need it are skipped.'
-    )
-
-
-class ModuleNotDistributedWarning(DryTorchWarning):
-    """Distributed run, but the module is not wrapped for it."""
-
-    msg_fmt = (
-        'torch.distributed is initialized but the module is not wrapped '
-        'in DistributedDataParallel.'
-    )
-
-
-class NoPreviousRunsWarning(DryTorchWarning):
-    """Resume was asked for but no run is recorded."""
-
-    msg_fmt = 'No previous run to resume: starting a new run.'
-
-
-class NotExistingRunWarning(DryTorchWarning):
-    """Resume named a run that is not recorded."""
-
-    fields = ('run_id',)
-    msg_fmt = 'Run {run_id} is not recorded: starting a new run with that id.'
-
-
-class ObjectiveSyncWarning(DryTorchWarning):
-    """The objective may not synchronize correctly across processes."""
-
-    fields = ('issue', 'recommend')
-    msg_fmt = '{issue} {recommend}'
-
-
-class OptimizerNotLoadedWarning(DryTorchWarning):
-    """The optimizer state could not be loaded."""
-
-    fields = ('error',)
-    msg_fmt = 'Optimizer state not loaded: {error}'
-
-
-class PastEpochWarning(DryTorchWarning):
-    """Training was asked to reach an epoch already passed."""
-
-    fields = ('selected_epoch', 'current_epoch')
-    msg_fmt = (
-        'Epoch {selected_epoch} is already passed (current epoch: '
-        '{current_epoch}); nothing to train.'
-    )
-
-
-class RecursionWarning(DryTorchWarning):
-    """Metadata extraction met a self-referencing object."""
-
-    msg_fmt = 'Metadata extraction hit a recursive structure; skipped.'
-
-
-class RegistryFileIgnoredWarning(DryTorchWarning):
-    """A file in the run registry is not one of its own; it is ignored."""
-
-    fields = ('path', 'reason')
-    msg_fmt = 'The run registry ignores {path} ({reason}).'
-
-
-class RunAlreadyCompletedWarning(DryTorchWarning):
-    """stop() was called on a run that already ended."""
-
-    msg_fmt = 'The run has already ended; stop() does nothing.'
-
-
-class RunAlreadyRunningWarning(DryTorchWarning):
-    """start() was called on a run that is running."""
-
-    msg_fmt = 'The run is already running; start() does nothing.'
-
-
-class RunNotStartedWarning(DryTorchWarning):
-    """stop() was called on a run that was never started."""
-
-    msg_fmt = 'The run was never started; stop() does nothing.'
-
-
-class TerminatedTrainingWarning(DryTorchWarning):
-    """Training was asked for after it was terminated."""
-
-    msg_fmt = 'Training has been terminated; the call does nothing.'
-
-
-class TrackerExceptionWarning(DryTorchWarning):
-    """A tracker raised: it is detached from the current run."""
-
-    fields = ('subscriber_name', 'error')
-    msg_fmt = ''
-
-    def _format(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        super()._format(args, kwargs)
-        error: BaseException = self.error  # type: ignore[attr-defined]
-        tb = ''.join(traceback.format_exception(error)).rstrip()
-        return (
-            f'Tracker {self.subscriber_name} raised '  # type: ignore[attr-defined]
-            f'{type(error).__name__}: {error}; it is detached from this '
-            f'run, the experiment goes on.\n{tb}'
-        )
+# the public path, as for the classes of drytorch.utils.errors
+for _cls in (
+    AccessOutsideScopeError,
+    CheckpointNotInitializedError,
+    ComputedMetricsTypeError,
+    ConvergenceError,
+    DatasetHasNoLengthError,
+    DeviceMismatchError,
+    ModelDeviceMismatchError,
+    EpochNotFoundError,
+    HistoryCorruptedError,
+    LossNotScalarError,
+    MetricNotFoundError,
+    MissingParamError,
+    ModelNotFoundError,
+    ModuleAlreadyRegisteredError,
+    ModuleNotRegisteredError,
+    NameAlreadyRegisteredError,
+    NestedScopeError,
+    NoActiveRunError,
+    RegistryCorruptedError,
+    ResultNotAvailableError,
+    RunAlreadyRecordedError,
+    RunInUseError,
+    RunNotRecordedError,
+    TrackerAlreadyRegisteredError,
+    TrackerError,
+    TrackerNotUsedError,
+    UnknownRunError,
+):
+    _cls.__module__ = PUBLIC_MODULE
+del _cls

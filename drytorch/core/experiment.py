@@ -106,11 +106,11 @@ class Experiment(Generic[_T]):
         """The active run of this experiment.
 
         Raises:
-            NoActiveExperimentError: if none of its runs is active.
+            NoActiveRunError: if none of its runs is active.
         """
         run = scope.active_run()
-        if run is None or run.experiment is not self:
-            raise exceptions.NoActiveExperimentError(self._name)
+        if not isinstance(run, Run) or run.experiment is not self:
+            raise exceptions.NoActiveRunError(self._name)
         return run
 
     def create_run(
@@ -189,12 +189,12 @@ class Experiment(Generic[_T]):
         """The experiment of the active run.
 
         Raises:
-            NoActiveExperimentError: if no run of this class is active.
+            NoActiveRunError: if no run of this class is active.
         """
         run = scope.active_run()
         if run is None or not isinstance(run.experiment, cls):
             experiment_class = None if cls is Experiment else cls
-            raise exceptions.NoActiveExperimentError(
+            raise exceptions.NoActiveRunError(
                 experiment_class=experiment_class
             )
         return run.experiment
@@ -204,7 +204,7 @@ class Experiment(Generic[_T]):
         """The configuration of the active run's experiment.
 
         Raises:
-            NoActiveExperimentError: if no run of this class is active.
+            NoActiveRunError: if no run of this class is active.
         """
         return cls.get_current().config
 

@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drytorch.core import exceptions, scope
-
-if TYPE_CHECKING:
-    from drytorch.core.experiment import Run
 
 __all__ = [
     'ALL_ACTORS',
@@ -49,7 +46,7 @@ class _Entry:
     run_id: str
     model_name: str
     model: weakref.ref[Any]
-    documented_in: weakref.ref[Run] | None = None
+    documented_in: weakref.ref[scope.ActiveRun] | None = None
     actors: weakref.WeakSet[Any] = dataclasses.field(
         default_factory=weakref.WeakSet
     )
@@ -73,7 +70,7 @@ def register_model(model: Any) -> None:
     is released first (see the module's documentation).
 
     Raises:
-        NoActiveExperimentError: if no run is active.
+        NoActiveRunError: if no run is active.
         ModuleAlreadyRegisteredError: if a model of another run wraps the
             module.
     """
@@ -112,7 +109,7 @@ def registered_model(module: Any) -> Any:
     return entry.model()
 
 
-def _release_model(module: Any, entry: _Entry, run: Run) -> None:
+def _release_model(module: Any, entry: _Entry, run: scope.ActiveRun) -> None:
     """Forget a module's model and the names of its actors in this run."""
     ALL_MODULES.pop(module, None)
     ALL_ACTORS.pop(module, None)
@@ -131,7 +128,7 @@ def register_actor(actor: Any, model: Any) -> None:
     """Document an actor the first time it acts on a model in this run.
 
     Raises:
-        NoActiveExperimentError: if no run is active.
+        NoActiveRunError: if no run is active.
         ModuleNotRegisteredError: if the model is not registered in the
             active run.
     """

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from drytorch.core import exceptions
+from drytorch.utils import errors
 
 __all__ = ['apply', 'apply_cpu_detach', 'apply_to', 'recursive_apply']
 
@@ -62,9 +62,7 @@ def _func_name(func: Callable[..., Any]) -> str:
 
 
 def _not_applicable(obj: Any, func: Callable[..., Any]) -> Exception:
-    return exceptions.FuncNotApplicableError(
-        _func_name(func), type(obj).__name__
-    )
+    return errors.FuncNotApplicableError(_func_name(func), type(obj).__name__)
 
 
 def _rebuild_tuple(obj: tuple[Any, ...], items: list[Any]) -> Any:
@@ -74,7 +72,7 @@ def _rebuild_tuple(obj: tuple[Any, ...], items: list[Any]) -> Any:
     except TypeError:
         if all(new is old for new, old in zip(items, obj, strict=True)):
             return obj  # nothing changed: no need to rebuild
-        raise exceptions.NamedTupleOnlyError(cls.__name__) from None
+        raise errors.NamedTupleOnlyError(cls.__name__) from None
 
 
 class _Applier:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 import torch
 import torch.distributed as dist
 
-from drytorch.core import exceptions
+from drytorch.utils import errors
 
 if TYPE_CHECKING:
     from collections.abc import KeysView
@@ -423,7 +423,7 @@ class _MovingAverage:
 
     def __call__(self, values: Sequence[float]) -> float:
         if not values:
-            raise exceptions.EmptyHistoryError(self.__name__)
+            raise errors.EmptyHistoryError(self.__name__)
         weight = 1.0
         total = 0.0
         mass = 0.0
@@ -455,7 +455,7 @@ class _TrailingMean:
 
     def __call__(self, values: Sequence[float]) -> float:
         if not values:
-            raise exceptions.EmptyHistoryError(self.__name__)
+            raise errors.EmptyHistoryError(self.__name__)
         recent = list(itertools.islice(reversed(values), self.window_size))
         return sum(recent) / len(recent)
 

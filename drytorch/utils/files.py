@@ -19,7 +19,7 @@ import os
 import pathlib
 import uuid
 
-from drytorch.core import exceptions
+from drytorch.utils import errors
 
 __all__ = [
     'atomic_write_bytes',
@@ -166,17 +166,17 @@ def _check_part(part: str) -> None:
         msg = f'Expected a str path component, got {type(part).__name__}.'
         raise TypeError(msg)
     if not part:
-        raise exceptions.InvalidNameError(kind, part, 'it is empty')
+        raise errors.InvalidNameError(kind, part, 'it is empty')
     if part in ('.', '..'):
-        raise exceptions.InvalidNameError(
+        raise errors.InvalidNameError(
             kind, part, 'it refers to a folder relatively'
         )
     if any(separator in part for separator in _SEPARATORS):
-        raise exceptions.InvalidNameError(
+        raise errors.InvalidNameError(
             kind, part, 'it contains a path separator'
         )
     if '\x00' in part:
-        raise exceptions.InvalidNameError(
+        raise errors.InvalidNameError(
             kind, part, 'it contains a NUL character'
         )
 
@@ -205,7 +205,7 @@ def safe_join(root: _PathLike, *parts: str) -> pathlib.Path:
     if resolved != resolved_root and not resolved.is_relative_to(
         resolved_root
     ):
-        raise exceptions.InvalidNameError(
+        raise errors.InvalidNameError(
             'path', str(joined), f'it resolves outside {resolved_root}'
         )
     return joined

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drytorch.core import exceptions
+from drytorch.utils import errors
 
 __all__ = [
     'INCLUDE_PROPERTIES',
@@ -480,7 +480,7 @@ def extract_metadata(obj: Any, max_depth: int | None = None) -> dict[str, Any]:
     try:
         represented = recursive_repr(obj, depth=max_depth)
     except RecursionError:
-        warnings.warn(exceptions.RecursionWarning(), stacklevel=2)
+        warnings.warn(errors.RecursionWarning(), stacklevel=2)
         return {}
     if isinstance(represented, dict):
         return represented
