@@ -328,9 +328,10 @@ class NotebookPanel(Tracker):
             in_training=state.training_active,
         )
         state.progress = progress
-        event.push_updates.append(
-            functools.partial(self._on_progress, progress)
+        callback: log_events.ProgressCallback = functools.partial(
+            self._on_progress, progress
         )
+        event.push_updates.append(callback)
         self._show_compact()
 
     def _on_progress(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import pytest
 from conftest import Config, RecordingTracker
@@ -264,3 +265,47 @@ def test_a_detached_tracker_is_not_current(config: Config) -> None:
         with exp.create_run():
             with pytest.raises(exceptions.TrackerNotUsedError):
                 Failing.get_current()
+
+
+class ProgressRecorder(Tracker):
+    """Hands a ProgressCallback of its own to every pass."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, float], int, int]] = []
+
+    @track.on(events.IterateBatchEvent)
+    def _on_iterate(self, event: events.IterateBatchEvent) -> None:
+        callback: events.ProgressCallback = self._progress
+        event.push_updates.append(callback)
+
+    def _progress(
+        self, metrics: Mapping[str, float], n_processes: int, n_batches: int
+    ) -> None:
+        self.calls.append((dict(metrics), n_processes, n_batches))
+
+
+def test_a_progress_callback_follows_the_pass(config: Config) -> None:
+    import torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from drytorch.lib.evaluations import Test
+    from drytorch.lib.load import DataLoader
+    from drytorch.lib.models import Model
+    from drytorch.lib.objectives import Metric
+
+    def zero(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return (outputs * 0).mean()
+
+    data = TensorDataset(torch.zeros(10, 1), torch.zeros(10, 1))
+    recorder = ProgressRecorder()
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(recorder)
+    with exp.create_run():
+        model = Model(nn.Linear(1, 1), name='lin')
+        loader = DataLoader(data, batch_size=4)
+        Test(model, loader=loader, metric=Metric(zero, 'Zero'))()
+    # the batches add up to the pass; the last call brings the final metrics
+    assert sum(n_batches for _, _, n_batches in recorder.calls) == 3
+    assert all(n_processes == 1 for _, n_processes, _ in recorder.calls)
+    assert recorder.calls[-1][0] == {'Zero': 0.0}

@@ -13,7 +13,7 @@ import sys
 import fake_kernel
 import pytest
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.trackers import logging as dt_logging
 from drytorch.trackers.logging import INFO_LEVELS, BuiltinLogger
 from drytorch.utils import environment
@@ -39,8 +39,8 @@ def stream() -> io.StringIO:
     return buffer
 
 
-def _start(resumed: bool = False) -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+def _start(resumed: bool = False) -> events.StartRunEvent:
+    return events.StartRunEvent(
         config=None,
         exp_name='Exp',
         run_ts=NOW,
@@ -49,8 +49,8 @@ def _start(resumed: bool = False) -> log_events.StartExperimentEvent:
     )
 
 
-def _metrics(metrics: dict, source: str = 'Val') -> log_events.MetricEvent:
-    return log_events.MetricEvent(
+def _metrics(metrics: dict, source: str = 'Val') -> events.MetricEvent:
+    return events.MetricEvent(
         model_name='Net', source_name=source, epoch=1, metrics=metrics
     )
 
@@ -100,23 +100,23 @@ def test_import_configures_nothing() -> None:
 
 def test_every_event_writes_its_line(stream: io.StringIO) -> None:
     tracker = BuiltinLogger()
-    events: list[log_events.Event] = [
+    published: list[events.Event] = [
         _start(),
-        log_events.ModelRegistrationEvent('Net', NOW, 'Linear()'),
-        log_events.StartTrainingEvent('Trainer', 'Net', 0, 2),
-        log_events.StartEpochEvent('Trainer', 'Net', 1, 2),
-        log_events.ActorRegistrationEvent('Trainer', NOW, 'Net', NOW, {}),
+        events.ModelRegistrationEvent('Net', NOW, 'Linear()'),
+        events.StartTrainingEvent('Trainer', 'Net', 0, 2),
+        events.StartEpochEvent('Trainer', 'Net', 1, 2),
+        events.ActorRegistrationEvent('Trainer', NOW, 'Net', NOW, {}),
         _metrics({'Loss': 0.25}, source='Trainer'),
-        log_events.EndEpochEvent('Trainer', 'Net', 1),
-        log_events.TerminatedTrainingEvent('Trainer', 'Net', 1, 'plateau'),
-        log_events.EndTrainingEvent('Trainer'),
-        log_events.SaveModelEvent('Net', 'checkpoint', '/tmp/ck', 1),
-        log_events.LoadModelEvent('Net', 'state', '/tmp/ck', 1),
-        log_events.StartTestEvent('Test', 'Net'),
-        log_events.EndTestEvent('Test', 'Net'),
-        log_events.StopExperimentEvent('Exp', 'run1'),
+        events.EndEpochEvent('Trainer', 'Net', 1),
+        events.TerminatedTrainingEvent('Trainer', 'Net', 1, 'plateau'),
+        events.EndTrainingEvent('Trainer'),
+        events.SaveModelEvent('Net', 'checkpoint', '/tmp/ck', 1),
+        events.LoadModelEvent('Net', 'state', '/tmp/ck', 1),
+        events.StartTestEvent('Test', 'Net'),
+        events.EndTestEvent('Test', 'Net'),
+        events.StopRunEvent('Exp', 'run1'),
     ]
-    for event in events:
+    for event in published:
         tracker.notify(event)
 
     lines = stream.getvalue().splitlines()
@@ -148,8 +148,8 @@ def test_resumed_run_says_resuming(stream: io.StringIO) -> None:
 
 def test_epoch_is_right_aligned_to_the_last_epoch(stream: io.StringIO) -> None:
     tracker = BuiltinLogger()
-    tracker.notify(log_events.StartEpochEvent('T', 'Net', 3, 100))
-    tracker.notify(log_events.StartEpochEvent('T', 'Net', 4))
+    tracker.notify(events.StartEpochEvent('T', 'Net', 3, 100))
+    tracker.notify(events.StartEpochEvent('T', 'Net', 4))
     assert stream.getvalue().splitlines() == [
         '====> Epoch   3/100:',
         '====> Epoch 4:',
@@ -178,11 +178,9 @@ def test_d26_user_names_in_other_events_are_verbatim(
     stream: io.StringIO, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tracker = BuiltinLogger()
-    tracker.notify(log_events.StartTrainingEvent('T', '100% (a)b', 0, 1))
-    tracker.notify(
-        log_events.LearningRateEvent('m%s', 'T', 2, 0.1, 'Sched(%d)')
-    )
-    tracker.notify(log_events.SaveModelEvent('%(m)s', 'state', 'p%', 1))
+    tracker.notify(events.StartTrainingEvent('T', '100% (a)b', 0, 1))
+    tracker.notify(events.LearningRateEvent('m%s', 'T', 2, 0.1, 'Sched(%d)'))
+    tracker.notify(events.SaveModelEvent('%(m)s', 'state', 'p%', 1))
     text = stream.getvalue()
     assert 'Training 100% (a)b started' in text
     assert (
@@ -195,16 +193,16 @@ def test_d26_user_names_in_other_events_are_verbatim(
 
 def test_learning_rate_parts_are_optional(stream: io.StringIO) -> None:
     tracker = BuiltinLogger()
-    tracker.notify(log_events.LearningRateEvent('Net', 'T', 3))
+    tracker.notify(events.LearningRateEvent('Net', 'T', 3))
     tracker.notify(
-        log_events.LearningRateEvent('Net', 'T', 3, scheduler_name='Cos')
+        events.LearningRateEvent('Net', 'T', 3, scheduler_name='Cos')
     )
     tracker.notify(
-        log_events.LearningRateEvent(
+        events.LearningRateEvent(
             'Net', 'T', 3, base_lr={'enc': 0.1, 'dec': 5e-5}
         )
     )
-    tracker.notify(log_events.LearningRateEvent('Net', 'T', 4, 0.00125))
+    tracker.notify(events.LearningRateEvent('Net', 'T', 4, 0.00125))
     assert stream.getvalue().splitlines() == [
         'Updated Net optimizer at epoch 3',
         'Updated Net optimizer at epoch 3. New scheduler: Cos',
@@ -243,9 +241,9 @@ def test_verbosity_filters_levels(stream: io.StringIO) -> None:
     tracker = BuiltinLogger()
     dt_logging.set_verbosity(INFO_LEVELS.training)
     assert dt_logging.get_verbosity() == INFO_LEVELS.training
-    tracker.notify(log_events.StartEpochEvent('T', 'Net', 1, 2))
+    tracker.notify(events.StartEpochEvent('T', 'Net', 1, 2))
     tracker.notify(_metrics({'Loss': 1.0}))
-    tracker.notify(log_events.StartTrainingEvent('T', 'Net', 0, 2))
+    tracker.notify(events.StartTrainingEvent('T', 'Net', 0, 2))
     assert stream.getvalue().count('\n') == 1
     assert 'Training Net started' in stream.getvalue()
 
@@ -258,7 +256,7 @@ def test_set_verbosity_rejects_non_int() -> None:
 def test_plain_stream_gets_plain_lines(stream: io.StringIO) -> None:
     tracker = BuiltinLogger()
     tracker.notify(_start())
-    tracker.notify(log_events.StartEpochEvent('T', 'Net', 1, 2))
+    tracker.notify(events.StartEpochEvent('T', 'Net', 1, 2))
     tracker.notify(_metrics({'Loss': 1.0}))
     text = stream.getvalue()
     assert '\r' not in text
@@ -271,8 +269,8 @@ def test_progress_formatter_on_plain_stream_keeps_lines(
 ) -> None:
     dt_logging.set_formatter('progress')
     tracker = BuiltinLogger()
-    tracker.notify(log_events.StartEpochEvent('T', 'Net', 1, 2))
-    tracker.notify(log_events.SaveModelEvent('Net', 'state', 'loc', 1))
+    tracker.notify(events.StartEpochEvent('T', 'Net', 1, 2))
+    tracker.notify(events.SaveModelEvent('Net', 'state', 'loc', 1))
     assert stream.getvalue() == (
         '====> Epoch 1/2:\nSaving Net state in: loc\n'
     )
@@ -283,8 +281,8 @@ def test_terminal_lines_start_with_carriage_return() -> None:
     dt_logging.enable_default_handler(tty)
     dt_logging.set_verbosity(INFO_LEVELS.internal)
     tracker = BuiltinLogger()
-    tracker.notify(log_events.StartEpochEvent('T', 'Net', 1, 2))
-    tracker.notify(log_events.EndEpochEvent('T', 'Net', 1))
+    tracker.notify(events.StartEpochEvent('T', 'Net', 1, 2))
+    tracker.notify(events.EndEpochEvent('T', 'Net', 1))
     assert tty.getvalue() == '\r====> Epoch 1/2:\n\rEpoch completed\n'
 
 
@@ -294,8 +292,8 @@ def test_progress_formatter_on_terminal_overwrites_transient_lines() -> None:
     dt_logging.set_formatter('progress')
     dt_logging.set_verbosity(INFO_LEVELS.internal)
     tracker = BuiltinLogger()
-    tracker.notify(log_events.StartEpochEvent('T', 'Net', 1, 2))
-    tracker.notify(log_events.LoadModelEvent('Net', 'state', 'loc', 1))
+    tracker.notify(events.StartEpochEvent('T', 'Net', 1, 2))
+    tracker.notify(events.LoadModelEvent('Net', 'state', 'loc', 1))
     tracker.notify(_metrics({'L': 1.0}, source='T'))
     assert tty.getvalue() == (
         '\r====> Epoch 1/2: ...\r'
@@ -318,7 +316,7 @@ def test_default_handler_uses_stderr_at_call_time(
     monkeypatch.setattr(sys, 'stderr', replaced)
     dt_logging.enable_default_handler()
     dt_logging.set_verbosity(INFO_LEVELS.internal)
-    BuiltinLogger().notify(log_events.EndEpochEvent('T', 'Net', 1))
+    BuiltinLogger().notify(events.EndEpochEvent('T', 'Net', 1))
     assert replaced.getvalue() == 'Epoch completed\n'
 
 
@@ -332,7 +330,7 @@ def test_enabling_twice_replaces_only_the_default_handler() -> None:
     dt_logging.enable_default_handler(second)
     dt_logging.set_verbosity(INFO_LEVELS.internal)
 
-    BuiltinLogger().notify(log_events.EndEpochEvent('T', 'Net', 1))
+    BuiltinLogger().notify(events.EndEpochEvent('T', 'Net', 1))
 
     assert first.getvalue() == ''
     assert second.getvalue() == 'Epoch completed\n'
@@ -342,7 +340,7 @@ def test_enabling_twice_replaces_only_the_default_handler() -> None:
 
 def test_disable_default_handler_stops_output(stream: io.StringIO) -> None:
     dt_logging.disable_default_handler()
-    BuiltinLogger().notify(log_events.EndEpochEvent('T', 'Net', 1))
+    BuiltinLogger().notify(events.EndEpochEvent('T', 'Net', 1))
     assert stream.getvalue() == ''
     handlers = logging.getLogger('drytorch').handlers
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
@@ -369,17 +367,17 @@ def test_propagation_deduplicates_the_shared_stream(
     try:
         tracker = BuiltinLogger()
         dt_logging.enable_propagation()
-        tracker.notify(log_events.EndEpochEvent('T', 'Net', 1))
+        tracker.notify(events.EndEpochEvent('T', 'Net', 1))
         assert stream.getvalue() == 'Epoch completed\n'
         assert other.getvalue() == 'Epoch completed\n'
 
         dt_logging.enable_propagation(deduplicate_stream=False)
-        tracker.notify(log_events.EndEpochEvent('T', 'Net', 2))
+        tracker.notify(events.EndEpochEvent('T', 'Net', 2))
         assert stream.getvalue().count('ROOT Epoch completed') == 1
 
         dt_logging.disable_propagation()
         assert not root_handler.filters
-        tracker.notify(log_events.EndEpochEvent('T', 'Net', 3))
+        tracker.notify(events.EndEpochEvent('T', 'Net', 3))
         assert other.getvalue().count('Epoch completed') == 2
     finally:
         root.removeHandler(root_handler)

@@ -9,7 +9,7 @@ import sys
 import fake_kernel
 import pytest
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.trackers import _cell_progress
 from drytorch.trackers import tqdm as dt_tqdm
 from drytorch.trackers.tqdm import EpochBar, TqdmLogger, TrainingBar
@@ -28,13 +28,11 @@ def _iterate(
     batch_size: int | None = 4,
     n_iter: int = 3,
     dataset_size: int = 10,
-) -> log_events.IterateBatchEvent:
-    return log_events.IterateBatchEvent(
-        source, batch_size, n_iter, dataset_size
-    )
+) -> events.IterateBatchEvent:
+    return events.IterateBatchEvent(source, batch_size, n_iter, dataset_size)
 
 
-def _bar_of(event: log_events.IterateBatchEvent) -> EpochBar:
+def _bar_of(event: events.IterateBatchEvent) -> EpochBar:
     (callback,) = event.push_updates
     bar = callback.__self__  # type: ignore[attr-defined]
     assert isinstance(bar, EpochBar)
@@ -94,7 +92,7 @@ def test_plain_stream_gets_a_final_line_without_carriage_returns() -> None:
     tracker.notify(event)
     event.update({'loss': 0.5, 'acc': 0.75}, 1, 3)
     assert out.getvalue() == ''  # nothing drawn while the pass runs
-    tracker.notify(log_events.EndEpochEvent('Trainer', 'Net', 1))
+    tracker.notify(events.EndEpochEvent('Trainer', 'Net', 1))
 
     text = out.getvalue()
     assert '\r' not in text
@@ -129,7 +127,7 @@ def test_plain_stream_without_leave_writes_nothing_for_short_passes() -> None:
     event = _iterate()
     tracker.notify(event)
     event.update({}, 1, 3)
-    tracker.notify(log_events.EndTestEvent('Test', 'Net'))
+    tracker.notify(events.EndTestEvent('Test', 'Net'))
     assert out.getvalue() == ''
     assert _bar_of(event).closed
 
@@ -140,7 +138,7 @@ def test_terminal_gets_a_live_bar() -> None:
     event = _iterate(source='Test')
     tracker.notify(event)
     event.update({'mse': 2.0}, 1, 3)
-    tracker.notify(log_events.EndTestEvent('Test', 'Net'))
+    tracker.notify(events.EndTestEvent('Test', 'Net'))
     text = out.getvalue()
     assert '\r' in text
     assert 'Test: 100%' in text
@@ -157,7 +155,7 @@ def test_bars_close_on_end_epoch_and_on_new_pass() -> None:
     tracker.notify(validation)
     assert _bar_of(train).closed
     assert not _bar_of(validation).closed
-    tracker.notify(log_events.EndEpochEvent('Trainer', 'Net', 1))
+    tracker.notify(events.EndEpochEvent('Trainer', 'Net', 1))
     assert _bar_of(validation).closed
 
 
@@ -174,18 +172,16 @@ def test_update_after_close_is_ignored() -> None:
 
 def _train(tracker: TqdmLogger, n_epochs: int) -> list[EpochBar]:
     bars = []
-    tracker.notify(
-        log_events.StartTrainingEvent('Trainer', 'Net', 0, n_epochs)
-    )
+    tracker.notify(events.StartTrainingEvent('Trainer', 'Net', 0, n_epochs))
     for epoch in range(1, n_epochs + 1):
         tracker.notify(
-            log_events.StartEpochEvent('Trainer', 'Net', epoch, n_epochs)
+            events.StartEpochEvent('Trainer', 'Net', epoch, n_epochs)
         )
         event = _iterate()
         tracker.notify(event)
         event.update({'loss': 1.0}, 1, 3)
         bars.append(_bar_of(event))
-        tracker.notify(log_events.EndEpochEvent('Trainer', 'Net', epoch))
+        tracker.notify(events.EndEpochEvent('Trainer', 'Net', epoch))
     return bars
 
 
@@ -196,7 +192,7 @@ def test_training_bar_spans_the_training() -> None:
     training_bar = tracker._training_bar
     assert isinstance(training_bar, TrainingBar)
     assert training_bar.epochs_done == 3
-    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    tracker.notify(events.EndTrainingEvent('Trainer'))
 
     assert training_bar.closed
     assert all(bar.closed for bar in bars)
@@ -210,7 +206,7 @@ def test_training_bar_on_terminal_nests_epoch_bars() -> None:
     out = TTYStream()
     tracker = TqdmLogger(enable_training_bar=True, file=out)
     _train(tracker, 2)
-    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    tracker.notify(events.EndTrainingEvent('Trainer'))
     text = out.getvalue()
     assert 'Epoch: 2 / 2' in text
     assert 'Trainer:' in text
@@ -233,29 +229,27 @@ def test_no_training_bar_unless_enabled() -> None:
     out = io.StringIO()
     tracker = TqdmLogger(file=out)
     _train(tracker, 2)
-    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    tracker.notify(events.EndTrainingEvent('Trainer'))
     assert tracker._training_bar is None
     assert len(out.getvalue().splitlines()) == 2  # one left line per epoch
 
 
 def test_terminated_training_closes_every_bar() -> None:
     tracker = TqdmLogger(enable_training_bar=True, file=io.StringIO())
-    tracker.notify(log_events.StartTrainingEvent('Trainer', 'Net', 0, 5))
-    tracker.notify(log_events.StartEpochEvent('Trainer', 'Net', 1, 5))
+    tracker.notify(events.StartTrainingEvent('Trainer', 'Net', 0, 5))
+    tracker.notify(events.StartEpochEvent('Trainer', 'Net', 1, 5))
     event = _iterate()
     tracker.notify(event)
     training_bar = tracker._training_bar
     assert training_bar is not None
-    tracker.notify(
-        log_events.TerminatedTrainingEvent('Trainer', 'Net', 1, 'NaN')
-    )
+    tracker.notify(events.TerminatedTrainingEvent('Trainer', 'Net', 1, 'NaN'))
     assert training_bar.closed
     assert _bar_of(event).closed
 
 
 def test_clean_up_closes_the_bars() -> None:
     tracker = TqdmLogger(enable_training_bar=True, file=io.StringIO())
-    tracker.notify(log_events.StartTrainingEvent('Trainer', 'Net', 0, 5))
+    tracker.notify(events.StartTrainingEvent('Trainer', 'Net', 0, 5))
     event = _iterate()
     tracker.notify(event)
     training_bar = tracker._training_bar
@@ -268,13 +262,11 @@ def test_clean_up_closes_the_bars() -> None:
 def test_stopping_the_run_closes_the_bars() -> None:
     tracker = TqdmLogger(file=io.StringIO())
     tracker.notify(
-        log_events.StartExperimentEvent(
-            None, 'Exp', datetime.datetime(2026, 1, 1), 'r'
-        )
+        events.StartRunEvent(None, 'Exp', datetime.datetime(2026, 1, 1), 'r')
     )
     event = _iterate()
     tracker.notify(event)
-    tracker.notify(log_events.StopExperimentEvent('Exp', 'r'))
+    tracker.notify(events.StopRunEvent('Exp', 'r'))
     assert _bar_of(event).closed
 
 
@@ -373,14 +365,14 @@ def test_transient_bars_share_one_display_in_a_cell(
         enable_training_bar=True, file=fake_kernel.OutStream()
     )
     _train(tracker, 3)
-    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    tracker.notify(events.EndTrainingEvent('Trainer'))
     # the training bar and one display reused by the three pass bars
     training, passes = kernel.handles
     assert training.last['text/plain'].startswith('Epoch: 3 / 3: 100%|')
     assert passes.last == {'text/plain': ''}  # blanked when closed
     # in a later cell, a transient bar gets a display of its own
     kernel.shell.execution_count += 1
-    tracker.notify(log_events.StartTrainingEvent('Trainer', 'Net', 3, 4))
+    tracker.notify(events.StartTrainingEvent('Trainer', 'Net', 3, 4))
     tracker.notify(_iterate())
     assert len(kernel.handles) == 4
 
@@ -390,7 +382,7 @@ def test_muted_cells_get_no_bars(kernel: fake_kernel.FakeIPython) -> None:
     environment.mute_cell_output(kernel)
     tracker = TqdmLogger(enable_training_bar=True, file=cell)
     bars = _train(tracker, 2)
-    tracker.notify(log_events.EndTrainingEvent('Trainer'))
+    tracker.notify(events.EndTrainingEvent('Trainer'))
     assert cell.getvalue() == ''
     assert kernel.handles == []
     assert bars[-1].batches_done == 3  # the bars still count

@@ -111,14 +111,14 @@ class Tracker:
         by_name: dict[str, tuple[_Handler, tuple[type, ...]]] = {}
         for klass in reversed(cls.__mro__):
             for name, attr in vars(klass).items():
-                events = getattr(attr, '_drytorch_events', None)
-                if events is not None:
-                    by_name[name] = (attr, events)
+                handled = getattr(attr, '_drytorch_events', None)
+                if handled is not None:
+                    by_name[name] = (attr, handled)
                 elif name in by_name:
                     del by_name[name]  # overridden without @on: no handler
         table: dict[type, list[_Handler]] = {}
-        for func, events in by_name.values():
-            for event_type in events:
+        for func, handled in by_name.values():
+            for event_type in handled:
                 table.setdefault(event_type, []).append(func)
         cls._handler_table = {k: tuple(v) for k, v in table.items()}
         cls._resolved = {}

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.track import Tracker, on
 from drytorch.trackers import _log_setup
 from drytorch.trackers._log_setup import (
@@ -111,20 +111,16 @@ class BuiltinLogger(Tracker):
         super().__init__()
         register_level_names()
 
-    @on(log_events.StartExperimentEvent)
-    def _on_start_experiment(
-        self, event: log_events.StartExperimentEvent
-    ) -> None:
+    @on(events.StartRunEvent)
+    def _on_start_experiment(self, event: events.StartRunEvent) -> None:
         if event.resumed:
             fmt = 'Experiment: %s - Resuming run: %s'
         else:
             fmt = 'Experiment: %s - Starting run: %s'
         _log(INFO_LEVELS.experiment, fmt, event.exp_name, event.run_id)
 
-    @on(log_events.StopExperimentEvent)
-    def _on_stop_experiment(
-        self, event: log_events.StopExperimentEvent
-    ) -> None:
+    @on(events.StopRunEvent)
+    def _on_stop_experiment(self, event: events.StopRunEvent) -> None:
         _log(
             INFO_LEVELS.experiment,
             'Experiment: %s - Stopping run: %s',
@@ -132,9 +128,9 @@ class BuiltinLogger(Tracker):
             event.run_id,
         )
 
-    @on(log_events.ModelRegistrationEvent)
+    @on(events.ModelRegistrationEvent)
     def _on_model_registration(
-        self, event: log_events.ModelRegistrationEvent
+        self, event: events.ModelRegistrationEvent
     ) -> None:
         _log(
             INFO_LEVELS.internal,
@@ -142,9 +138,9 @@ class BuiltinLogger(Tracker):
             event.model_name,
         )
 
-    @on(log_events.ActorRegistrationEvent)
+    @on(events.ActorRegistrationEvent)
     def _on_actor_registration(
-        self, event: log_events.ActorRegistrationEvent
+        self, event: events.ActorRegistrationEvent
     ) -> None:
         _log(
             INFO_LEVELS.internal,
@@ -153,17 +149,17 @@ class BuiltinLogger(Tracker):
             event.model_name,
         )
 
-    @on(log_events.StartTrainingEvent)
-    def _on_start_training(self, event: log_events.StartTrainingEvent) -> None:
+    @on(events.StartTrainingEvent)
+    def _on_start_training(self, event: events.StartTrainingEvent) -> None:
         _log(INFO_LEVELS.training, 'Training %s started', event.model_name)
 
-    @on(log_events.EndTrainingEvent)
-    def _on_end_training(self, event: log_events.EndTrainingEvent) -> None:
+    @on(events.EndTrainingEvent)
+    def _on_end_training(self, event: events.EndTrainingEvent) -> None:
         _log(INFO_LEVELS.training, 'Training ended')
 
-    @on(log_events.TerminatedTrainingEvent)
+    @on(events.TerminatedTrainingEvent)
     def _on_terminated_training(
-        self, event: log_events.TerminatedTrainingEvent
+        self, event: events.TerminatedTrainingEvent
     ) -> None:
         _log(
             INFO_LEVELS.training,
@@ -173,8 +169,8 @@ class BuiltinLogger(Tracker):
             event.reason,
         )
 
-    @on(log_events.StartEpochEvent)
-    def _on_start_epoch(self, event: log_events.StartEpochEvent) -> None:
+    @on(events.StartEpochEvent)
+    def _on_start_epoch(self, event: events.StartEpochEvent) -> None:
         level = INFO_LEVELS.epoch
         if not logger.isEnabledFor(level):
             return
@@ -184,20 +180,20 @@ class BuiltinLogger(Tracker):
         width = len(str(event.end_epoch))
         _log(level, '====> Epoch %*d/%d:', width, event.epoch, event.end_epoch)
 
-    @on(log_events.EndEpochEvent)
-    def _on_end_epoch(self, event: log_events.EndEpochEvent) -> None:
+    @on(events.EndEpochEvent)
+    def _on_end_epoch(self, event: events.EndEpochEvent) -> None:
         _log(INFO_LEVELS.internal, 'Epoch completed')
 
-    @on(log_events.MetricEvent)
-    def _on_metrics(self, event: log_events.MetricEvent) -> None:
+    @on(events.MetricEvent)
+    def _on_metrics(self, event: events.MetricEvent) -> None:
         level = INFO_LEVELS.metrics
         if not logger.isEnabledFor(level):
             return
         text = _metrics_text(event.source_name, event.metrics)
         _log(level, '%s', text)
 
-    @on(log_events.SaveModelEvent)
-    def _on_save_model(self, event: log_events.SaveModelEvent) -> None:
+    @on(events.SaveModelEvent)
+    def _on_save_model(self, event: events.SaveModelEvent) -> None:
         _log(
             INFO_LEVELS.model_state,
             'Saving %s %s in: %s',
@@ -206,8 +202,8 @@ class BuiltinLogger(Tracker):
             event.location,
         )
 
-    @on(log_events.LoadModelEvent)
-    def _on_load_model(self, event: log_events.LoadModelEvent) -> None:
+    @on(events.LoadModelEvent)
+    def _on_load_model(self, event: events.LoadModelEvent) -> None:
         _log(
             INFO_LEVELS.model_state,
             'Loading %s %s at epoch %d',
@@ -216,8 +212,8 @@ class BuiltinLogger(Tracker):
             event.epoch,
         )
 
-    @on(log_events.LearningRateEvent)
-    def _on_learning_rate(self, event: log_events.LearningRateEvent) -> None:
+    @on(events.LearningRateEvent)
+    def _on_learning_rate(self, event: events.LearningRateEvent) -> None:
         level = INFO_LEVELS.model_state
         if not logger.isEnabledFor(level):
             return
@@ -231,10 +227,10 @@ class BuiltinLogger(Tracker):
             args.append(event.scheduler_name)
         _log(level, fmt, *args)
 
-    @on(log_events.StartTestEvent)
-    def _on_start_test(self, event: log_events.StartTestEvent) -> None:
+    @on(events.StartTestEvent)
+    def _on_start_test(self, event: events.StartTestEvent) -> None:
         _log(INFO_LEVELS.test, 'Testing %s started', event.model_name)
 
-    @on(log_events.EndTestEvent)
-    def _on_end_test(self, event: log_events.EndTestEvent) -> None:
+    @on(events.EndTestEvent)
+    def _on_end_test(self, event: events.EndTestEvent) -> None:
         _log(INFO_LEVELS.internal, 'Test executed without errors')

@@ -4,24 +4,12 @@
 epoch, validation, test) and, if asked, a :class:`TrainingBar` over the
 epochs of a training. Nothing is written to disk.
 
-Progress-callback contract
---------------------------
-On each ``IterateBatchEvent`` the tracker appends :meth:`EpochBar.update`
-to ``event.push_updates``. The runner then calls every callback (through
-``IterateBatchEvent.update``) as::
-
-    callback(metrics, n_processes, n_batches)
-
-* ``metrics``: the current metric values by name (host floats; may be
-  empty when no value is available yet);
-* ``n_processes``: how many processes share the pass (1 unless
-  distributed);
-* ``n_batches``: how many batches each process completed since the
-  previous call (``EpochBar.update`` defaults it to 1).
-
-The runner calls it at most a few times per second and once more at the end
-of the pass with the remaining batches. The bar counts batches up to
-``n_iter`` and samples up to the dataset size, so extra counts are harmless.
+Progress
+--------
+On each ``IterateBatchEvent`` the tracker opens an :class:`EpochBar` and
+hands its :meth:`EpochBar.update` to the pass as its
+:class:`~drytorch.core.events.ProgressCallback`. The bar counts batches up
+to ``n_iter`` and samples up to the dataset size.
 
 Output
 ------
@@ -47,7 +35,7 @@ from typing import IO, Any, ClassVar
 
 from tqdm import tqdm
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.track import Tracker, on
 from drytorch.trackers._cell_progress import CellBar
 from drytorch.trackers.logging import supports_carriage_return
@@ -257,7 +245,7 @@ class EpochBar:
         n_processes: int = 1,
         n_batches: int = 1,
     ) -> None:
-        """Record progress: the progress callback of the pass.
+        """Record progress: a :class:`~drytorch.core.events.ProgressCallback`.
 
         Args:
             metrics: current metric values by name (may be empty).
@@ -402,8 +390,8 @@ class TqdmLogger(Tracker):
         if bar is not None:
             bar.close()
 
-    @on(log_events.IterateBatchEvent)
-    def _on_iterate_batch(self, event: log_events.IterateBatchEvent) -> None:
+    @on(events.IterateBatchEvent)
+    def _on_iterate_batch(self, event: events.IterateBatchEvent) -> None:
         self._close_epoch_bar()
         nested = self._training_bar is not None
         bar = EpochBar(
@@ -418,18 +406,18 @@ class TqdmLogger(Tracker):
         self._epoch_bar = bar
         event.push_updates.append(bar.update)
 
-    @on(log_events.EndEpochEvent)
-    def _on_end_epoch(self, event: log_events.EndEpochEvent) -> None:
+    @on(events.EndEpochEvent)
+    def _on_end_epoch(self, event: events.EndEpochEvent) -> None:
         self._close_epoch_bar()
         if self._training_bar is not None:
             self._training_bar.complete(event.epoch)
 
-    @on(log_events.EndTestEvent)
-    def _on_end_test(self, event: log_events.EndTestEvent) -> None:
+    @on(events.EndTestEvent)
+    def _on_end_test(self, event: events.EndTestEvent) -> None:
         self._close_epoch_bar()
 
-    @on(log_events.StartTrainingEvent)
-    def _on_start_training(self, event: log_events.StartTrainingEvent) -> None:
+    @on(events.StartTrainingEvent)
+    def _on_start_training(self, event: events.StartTrainingEvent) -> None:
         if not self.enable_training_bar:
             return
         self._close_epoch_bar()
@@ -438,16 +426,15 @@ class TqdmLogger(Tracker):
             event.start_epoch, event.end_epoch, self._stream(), self.leave
         )
 
-    @on(log_events.StartEpochEvent)
-    def _on_start_epoch(self, event: log_events.StartEpochEvent) -> None:
+    @on(events.StartEpochEvent)
+    def _on_start_epoch(self, event: events.StartEpochEvent) -> None:
         if self._training_bar is not None:
             self._training_bar.update(event.epoch)
 
-    @on(log_events.EndTrainingEvent, log_events.TerminatedTrainingEvent)
+    @on(events.EndTrainingEvent, events.TerminatedTrainingEvent)
     def _on_end_training(
         self,
-        event: log_events.EndTrainingEvent
-        | log_events.TerminatedTrainingEvent,
+        event: events.EndTrainingEvent | events.TerminatedTrainingEvent,
     ) -> None:
         self._close_epoch_bar()
         self._close_training_bar()
