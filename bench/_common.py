@@ -10,12 +10,15 @@ per step is identical and only the loop around it differs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import itertools
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,6 +41,9 @@ __all__ = [
     'make_module',
     'one_thread',
     'parse_cases',
+    'print_run',
+    'quiet',
+    'run_elsewhere',
     'summarize',
 ]
 
@@ -222,3 +228,40 @@ def parse_cases(argv: list[str] | None = None) -> tuple[list[Case], int]:
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     clock = CLOCKS[args.clock]
     return [CASES[name] for name in args.cases], args.repeats
+
+
+@contextlib.contextmanager
+def quiet(stdout: bool = False) -> Iterator[None]:
+    """Send what trackers write to sys.stderr (and sys.stdout) to /dev/null.
+
+    Progress bars drawn in a terminal would weigh on the loop measured.
+    """
+    with contextlib.ExitStack() as stack:
+        null = stack.enter_context(open(os.devnull, 'w'))
+        stack.enter_context(contextlib.redirect_stderr(null))
+        if stdout:
+            stack.enter_context(contextlib.redirect_stdout(null))
+        yield
+
+
+def run_elsewhere(python: str, *argv: str) -> subprocess.CompletedProcess:
+    """Run ``python *argv`` from an empty folder; the output is captured.
+
+    Outside the repository, ``import drytorch`` finds the package installed
+    in that interpreter's environment (e.g. the reference's), not ours.
+    """
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run(
+            [python, *argv],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+
+def print_run(done: subprocess.CompletedProcess) -> None:
+    """Print what a run wrote, and the end of its errors if it failed."""
+    print(done.stdout, end='')
+    if done.returncode:
+        print(done.stderr[-3000:], file=sys.stderr)

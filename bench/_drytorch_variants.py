@@ -9,31 +9,51 @@ A block times the hand loop and ``trainer.train(1)`` alternately, inside one
 run. The run's trackers are either none or the defaults of
 ``init_trackers('standard')``; their output goes to the null device, so
 that drawing in a terminal does not weigh on the loop.
+
+The other drytorch benchmarks build their trainer and choose their trackers
+with :func:`case_trainer` and :func:`use_default_trackers` too.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import tempfile
 from collections.abc import Iterator
 
 import _common
+from torch.utils import data
 
 import drytorch
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Send what the trackers write to sys.stderr to the null device."""
-    saved = sys.stderr
-    with open(os.devnull, 'w') as null:
-        sys.stderr = null
-        try:
-            yield
-        finally:
-            sys.stderr = saved
+def use_default_trackers(standard: bool) -> None:
+    """The trackers of ``init_trackers('standard')``, or none."""
+    if standard:
+        drytorch.init_trackers('standard')
+    else:
+        drytorch.remove_all_default_trackers()
+
+
+def case_trainer(
+    case: _common.Case,
+    dataset: data.Dataset,
+    learning_schema: drytorch.LearningSchema | None = None,
+) -> drytorch.Trainer:
+    """A Trainer of the case's network ('Net', not compiled) and loss.
+
+    Adam at the benchmarks' rate unless another schema is given; call it
+    inside a run.
+    """
+    if learning_schema is None:
+        learning_schema = drytorch.LearningSchema.adam(_common.LR)
+    model = drytorch.Model(
+        _common.make_module(case), name='Net', should_compile=False
+    )
+    return drytorch.Trainer(
+        model,
+        loader=drytorch.DataLoader(dataset, case.batch_size),
+        loss=drytorch.Loss(case.loss_fn(), 'Loss'),
+        learning_schema=learning_schema,
+    )
 
 
 def measure_block(
@@ -51,22 +71,11 @@ def measure_block(
     """
     dataset = _common.make_dataset(case)
     hand = _common.HandLoop(case, dataset)
-    with tempfile.TemporaryDirectory() as par_dir, _quiet_stderr():
-        if standard:
-            drytorch.init_trackers('standard')
-        else:
-            drytorch.remove_all_default_trackers()
+    with tempfile.TemporaryDirectory() as par_dir, _common.quiet():
+        use_default_trackers(standard)
         experiment = drytorch.Experiment(None, name='Bench', par_dir=par_dir)
         with experiment.create_run(record=False):
-            model = drytorch.Model(
-                _common.make_module(case), name='Net', should_compile=False
-            )
-            trainer = drytorch.Trainer(
-                model,
-                loader=drytorch.DataLoader(dataset, case.batch_size),
-                loss=drytorch.Loss(case.loss_fn(), 'Loss'),
-                learning_schema=drytorch.LearningSchema.adam(_common.LR),
-            )
+            trainer = case_trainer(case, dataset)
 
             def train_epoch() -> None:
                 trainer.train(1)

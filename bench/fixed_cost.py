@@ -19,17 +19,14 @@ the reference's (drytorch 0.1.0rc5).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import os
 import pathlib
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 import _common
+import _drytorch_variants
 
 import drytorch
 
@@ -65,15 +62,8 @@ def measure(repeat: int, standard: bool) -> dict[str, float]:
     """Median milliseconds of each part and of the total."""
     case = dataclasses.replace(_common.CASES['tiny'], n_batches=1)
     dataset = _common.make_dataset(case)
-    with (
-        tempfile.TemporaryDirectory() as par_dir,
-        open(os.devnull, 'w') as null,
-        contextlib.redirect_stderr(null),
-    ):
-        if standard:
-            drytorch.init_trackers('standard')
-        else:
-            drytorch.remove_all_default_trackers()
+    with tempfile.TemporaryDirectory() as par_dir, _common.quiet():
+        _drytorch_variants.use_default_trackers(standard)
         experiment = drytorch.Experiment(None, name='Fixed', par_dir=par_dir)
         _iteration(experiment, case, dataset)  # warm-up
         samples = [
@@ -109,27 +99,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f'| {args.label} | {trackers} | {cells} |', flush=True)
     script = str(pathlib.Path(__file__).resolve())
     for python in args.python:
-        with tempfile.TemporaryDirectory() as cwd:
-            # another folder than the repository: ``import drytorch`` must
-            # find the package installed in that environment
-            done = subprocess.run(
-                [
-                    python,
-                    script,
-                    '--no-header',
-                    '--repeat',
-                    str(args.repeat),
-                    '--label',
-                    python,
-                ],
-                cwd=cwd,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-        print(done.stdout, end='')
-        if done.returncode:
-            print(done.stderr[-3000:], file=sys.stderr)
+        done = _common.run_elsewhere(
+            python,
+            script,
+            '--no-header',
+            '--repeat',
+            str(args.repeat),
+            '--label',
+            python,
+        )
+        _common.print_run(done)
 
 
 if __name__ == '__main__':

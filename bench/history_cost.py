@@ -20,30 +20,16 @@ script also times the writer itself: the wall time spent inside its
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import pathlib
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 
 import _common
+import _drytorch_variants
 
 import drytorch
 from drytorch.core import history
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    saved = sys.stdout, sys.stderr
-    with open(os.devnull, 'w') as null:
-        sys.stdout = sys.stderr = null
-        try:
-            yield
-        finally:
-            sys.stdout, sys.stderr = saved
 
 
 def block(with_history: bool, epochs: int) -> tuple[float, float]:
@@ -54,7 +40,7 @@ def block(with_history: bool, epochs: int) -> tuple[float, float]:
     """
     case = _common.CASES['tiny']
     dataset = _common.make_dataset(case)
-    with tempfile.TemporaryDirectory() as tmp, _quiet():
+    with tempfile.TemporaryDirectory() as tmp, _common.quiet(stdout=True):
         par_dir = pathlib.Path(tmp)
         drytorch.init_trackers('standard')
         experiment = drytorch.Experiment(
@@ -77,16 +63,8 @@ def block(with_history: bool, epochs: int) -> tuple[float, float]:
             experiment.trackers.remove('HistoryWriter')
         run = experiment.create_run()
         run.start()
-        model = drytorch.Model(_common.make_module(case), name='Net')
-        loader = drytorch.DataLoader(dataset, case.batch_size)
-        loss = drytorch.Loss(case.loss_fn(), 'Loss')
-        trainer = drytorch.Trainer(
-            model,
-            loader=loader,
-            loss=loss,
-            learning_schema=drytorch.LearningSchema.adam(_common.LR),
-        )
-        trainer.add_validation(loader)
+        trainer = _drytorch_variants.case_trainer(case, dataset)
+        trainer.add_validation(trainer.loader)
         spent[0] = 0.0
         start = time.perf_counter()
         trainer.train(epochs)

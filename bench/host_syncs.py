@@ -31,15 +31,13 @@ API that both share.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 
 import _common
+import _drytorch_variants
 import torch
 
 import drytorch
@@ -57,31 +55,18 @@ def _epoch_syncs(n_batches: int, standard: bool) -> tuple[int, int]:
     """Syncs of one training epoch and of one validation pass."""
     case = dataclasses.replace(_common.CASES['tiny'], n_batches=n_batches)
     dataset = _common.make_dataset(case)
-    with (
-        tempfile.TemporaryDirectory() as par_dir,
-        open(os.devnull, 'w') as null,
-        contextlib.redirect_stderr(null),
-    ):
-        if standard:
-            drytorch.init_trackers('standard')
-        else:
-            drytorch.remove_all_default_trackers()
+    with tempfile.TemporaryDirectory() as par_dir, _common.quiet():
+        _drytorch_variants.use_default_trackers(standard)
         experiment = drytorch.Experiment(None, name='Syncs', par_dir=par_dir)
         with experiment.create_run(record=False):
-            model = drytorch.Model(
-                _common.make_module(case), name='Net', should_compile=False
+            trainer = _drytorch_variants.case_trainer(
+                case,
+                dataset,
+                drytorch.LearningSchema(torch.optim.SGD, _common.LR),
             )
-            loader = drytorch.DataLoader(dataset, case.batch_size)
-            loss = drytorch.Loss(case.loss_fn(), 'Loss')
-            trainer = drytorch.Trainer(
-                model,
-                loader=loader,
-                loss=loss,
-                learning_schema=drytorch.LearningSchema(
-                    torch.optim.SGD, _common.LR
-                ),
+            validation = drytorch.Validation(
+                trainer.model, loader=trainer.loader, metric=trainer.objective
             )
-            validation = drytorch.Validation(model, loader=loader, metric=loss)
             # the first calls document the actors: not part of a step
             trainer.train(1)
             validation()
@@ -151,19 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     _print(args.label, measure())
     script = str(pathlib.Path(__file__).resolve())
     for python in args.python:
-        with tempfile.TemporaryDirectory() as cwd:
-            # another folder than the repository: ``import drytorch`` must
-            # find the package installed in that environment
-            done = subprocess.run(
-                [python, script, '--label', python],
-                cwd=cwd,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-        print(done.stdout, end='')
-        if done.returncode:
-            print(done.stderr[-3000:], file=sys.stderr)
+        _common.print_run(
+            _common.run_elsewhere(python, script, '--label', python)
+        )
 
 
 if __name__ == '__main__':

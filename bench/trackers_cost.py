@@ -20,34 +20,20 @@ ratio of the medians is the per-epoch cost of the optional trackers.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import pathlib
 import statistics
-import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
 
 import _common
+import _drytorch_variants
 
 import drytorch
 from drytorch.core import exceptions
 from drytorch.core.track import Tracker
 from drytorch.lib.evaluations import Validation
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Send what trackers write to the standard streams to the null device."""
-    saved = sys.stdout, sys.stderr
-    with open(os.devnull, 'w') as null:
-        sys.stdout = sys.stderr = null
-        try:
-            yield
-        finally:
-            sys.stdout, sys.stderr = saved
 
 
 def _optional_trackers(par_dir: pathlib.Path) -> list[Tracker]:
@@ -86,7 +72,7 @@ def block(setup: str, epochs: int) -> tuple[float, float]:
     dataset = _common.make_dataset(case)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        _quiet(),
+        _common.quiet(stdout=True),
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter('always')
@@ -101,16 +87,10 @@ def block(setup: str, epochs: int) -> tuple[float, float]:
         run = experiment.create_run()
         run.start()
         overhead = time.perf_counter() - start
-        model = drytorch.Model(_common.make_module(case), name='Net')
-        loader = drytorch.DataLoader(dataset, case.batch_size)
-        loss = drytorch.Loss(case.loss_fn(), 'Loss')
-        trainer = drytorch.Trainer(
-            model,
-            loader=loader,
-            loss=loss,
-            learning_schema=drytorch.LearningSchema.adam(_common.LR),
+        trainer = _drytorch_variants.case_trainer(case, dataset)
+        validation = Validation(
+            trainer.model, loader=trainer.loader, metric=trainer.objective
         )
-        validation = Validation(model, loader=loader, metric=loss)
         trainer.post_epoch_hooks.register(lambda _: validation())
         start = time.perf_counter()
         trainer.train(epochs)

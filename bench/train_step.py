@@ -25,9 +25,7 @@ import argparse
 import json
 import pathlib
 import platform
-import subprocess
 import sys
-import tempfile
 from typing import Any
 
 import _common
@@ -54,43 +52,30 @@ def _competitor_rows(
     python: str, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as cwd:
-        # run elsewhere than the repository, so that ``import drytorch``
-        # finds the package installed in that environment, not ours
-        scripts = subprocess.run(
-            [python, '-c', _PROBE],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=cwd,
-        ).stdout.split()
-        if not scripts:
-            print(f'{python}: neither drytorch 0.1.0rc5 nor lightning found')
-        for script in scripts:
-            done = subprocess.run(
-                [
-                    python,
-                    str(_HERE / script),
-                    '--cases',
-                    *args.cases,
-                    '--repeats',
-                    str(args.repeats),
-                    '--clock',
-                    args.clock,
-                ],
-                capture_output=True,
-                text=True,
-                cwd=cwd,
-                check=False,
-            )
-            if done.returncode:
-                print(done.stderr[-3000:], file=sys.stderr)
-                continue
-            rows += [
-                json.loads(line)
-                for line in done.stdout.splitlines()
-                if line.startswith('{')
-            ]
+    probe = _common.run_elsewhere(python, '-c', _PROBE)
+    probe.check_returncode()
+    scripts = probe.stdout.split()
+    if not scripts:
+        print(f'{python}: neither drytorch 0.1.0rc5 nor lightning found')
+    for script in scripts:
+        done = _common.run_elsewhere(
+            python,
+            str(_HERE / script),
+            '--cases',
+            *args.cases,
+            '--repeats',
+            str(args.repeats),
+            '--clock',
+            args.clock,
+        )
+        if done.returncode:
+            print(done.stderr[-3000:], file=sys.stderr)
+            continue
+        rows += [
+            json.loads(line)
+            for line in done.stdout.splitlines()
+            if line.startswith('{')
+        ]
     return rows
 
 
