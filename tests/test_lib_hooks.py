@@ -364,7 +364,8 @@ def test_metric_name_from_string_name_attribute_and_class() -> None:
 
 
 def test_torch_module_metric_is_named_by_calling_get_name() -> None:
-    # PITFALLS D21: the reference used the bound method itself as the name
+    # a torch module's name is what _get_name() returns, not the bound
+    # method object (whose repr would never match a logged metric name)
     extractor = hooks.MetricExtractor(MeanSquaredError())
     assert extractor.metric_name == 'MeanSquaredError'
     trainer = make_trainer(constant(1.5, name='MeanSquaredError'))
@@ -373,7 +374,8 @@ def test_torch_module_metric_is_named_by_calling_get_name() -> None:
 
 
 def test_early_stopping_on_torch_module_metric() -> None:
-    # PITFALLS D21 end to end; direction from the module's higher_is_better
+    # end to end: the metric logged under the module's _get_name() is found,
+    # and the direction comes from the module's higher_is_better (False)
     trainer = make_trainer(
         sequence([3.0, 2.0, 2.5, 2.6], name='MeanSquaredError')
     )
@@ -464,7 +466,8 @@ def test_metric_monitor_records_history_and_best() -> None:
 
 
 def test_direction_from_the_loss_when_no_metric() -> None:
-    # PITFALLS D24: with equal values the reference guessed 'higher'
+    # equal values say nothing about the direction: it comes from the loss
+    # (lower is better), not from a guess
     trainer = make_trainer(constant(2.44))
     monitor = hooks.MetricMonitor()
     trainer.post_epoch_hooks.register(monitor.record_metric_value)
@@ -571,8 +574,8 @@ def test_early_stopping_on_higher_is_better_metric() -> None:
 
 
 def test_prune_constant_mse_below_zero_threshold_prunes_at_epoch_2() -> None:
-    # PITFALLS D24: the reference treated the constant MSE as higher is
-    # better, found 2.44 > 0.0 and did not prune
+    # a constant MSE is judged lower-is-better (from the loss), so 2.44
+    # does not beat the threshold 0.0 and the trial is pruned
     trainer = make_trainer(constant(2.44))
     hook = hooks.PruneCallback({2: 0.0})
     trainer.post_epoch_hooks.register(hook)
@@ -583,7 +586,7 @@ def test_prune_constant_mse_below_zero_threshold_prunes_at_epoch_2() -> None:
 
 
 def test_prune_constant_mse_beating_threshold_is_not_pruned() -> None:
-    # PITFALLS D24: 2.44 is lower, so better, than 3.0 for an MSE
+    # 2.44 is lower, so better, than the threshold 3.0 for an MSE
     trainer = make_trainer(constant(2.44))
     trainer.post_epoch_hooks.register(hooks.PruneCallback({2: 3.0}))
     trainer.train(5)
@@ -636,8 +639,8 @@ def _lr(values: list[float]) -> list[float]:
 
 
 def test_reduce_lr_on_plateau_compounds() -> None:
-    # PITFALLS D16: the reference restarted from the original scheduler
-    # every time, giving 0.1, 0.05, 0.05, 0.05, 0.05
+    # each plateau rescales the scheduler in use, so reductions compound
+    # (not 0.1, 0.05, 0.05, ... as when rescaling the original each time)
     trainer = make_trainer(constant(2.44))
     trainer.post_epoch_hooks.register(
         hooks.ReduceLROnPlateau(factor=0.5, patience=0)
@@ -775,3 +778,69 @@ def test_plateau_hooks_fall_back_to_the_schema_scheduler() -> None:
         trainer.model.epoch = epoch
         hook(trainer)  # type: ignore[arg-type]
     assert received == [trainer.learning_schema.scheduler]
+
+
+# --- names: metric source vs metric monitor -------------------------------
+
+
+def test_monitoring_names_and_their_former_aliases() -> None:
+    # the ``monitor`` argument is the metric source; the hook's
+    # metric_monitor reads it; former attribute names stay readable
+    source = make_trainer(constant(1.0))
+    hook = hooks.EarlyStoppingCallback(monitor=source, patience=3)
+    assert isinstance(hook.metric_monitor, hooks.MetricMonitor)
+    assert hook.monitor is hook.metric_monitor
+    extractor = hook.metric_monitor.extractor
+    assert extractor.source is source
+    assert extractor.monitor is source
+    assert (
+        hooks.MetricExtractor.get_monitor is hooks.MetricExtractor.get_source
+    )
+    metric_monitor = hook.metric_monitor
+    assert isinstance(metric_monitor.metric_tracker, objectives.MetricTracker)
+    assert metric_monitor.tracker is metric_monitor.metric_tracker
+    assert metric_monitor.metric_tracker.patience == 3
+    for hook_class in (
+        hooks.EarlyStoppingCallback,
+        hooks.PruneCallback,
+        hooks.ReduceLROnPlateau,
+        hooks.RestartScheduleOnPlateau,
+    ):
+        assert issubclass(hook_class, hooks.MonitoringHook)
+
+
+def test_monitoring_hooks_take_the_reference_keywords() -> None:
+    def mean(values: Any) -> float:
+        return sum(values) / len(values)
+
+    shared = {'min_delta': 0.5, 'best_is': 'higher', 'filter_fn': mean}
+    made = [
+        hooks.MetricMonitor('MSE', None, patience=2, **shared),
+        hooks.EarlyStoppingCallback(
+            metric='MSE',
+            monitor=None,
+            patience=2,
+            start_from_epoch=3,
+            **shared,
+        ).metric_monitor,
+        hooks.PruneCallback({1: None}, metric='MSE', **shared).metric_monitor,
+        hooks.ReduceLROnPlateau(
+            metric='MSE', patience=2, cooldown=1, factor=0.5, **shared
+        ).metric_monitor,
+        hooks.RestartScheduleOnPlateau(
+            metric='MSE', patience=2, cooldown=1, **shared
+        ).metric_monitor,
+    ]
+    for monitor in made:
+        tracker = monitor.metric_tracker
+        assert (tracker.min_delta, monitor.best_is) == (0.5, 'higher')
+        assert tracker.filter_fn is mean
+        assert monitor.metric_name == 'MSE'
+    assert hooks.EarlyStoppingCallback().metric_monitor.tracker.patience == 10
+
+
+def test_a_misspelt_monitoring_keyword_is_an_error() -> None:
+    with pytest.raises(TypeError, match='min_detla'):
+        hooks.EarlyStoppingCallback(min_detla=0.1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match='patience'):
+        hooks.PruneCallback({2: 0.0}, patience=1)  # type: ignore[call-arg]

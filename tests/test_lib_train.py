@@ -12,7 +12,7 @@ from torch.utils.data import TensorDataset
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.experiment import Experiment
-from drytorch.lib import gradient_ops, hooks, schedulers
+from drytorch.lib import gradient_ops, hooks, runners, schedulers
 from drytorch.lib.evaluations import Diagnostic, Validation
 from drytorch.lib.evaluations import Test as EvalTest
 from drytorch.lib.learn import LearningSchema
@@ -103,7 +103,7 @@ def test_event_order(
         )()
     names = recorder.names()
     assert names == [
-        'StartExperimentEvent',
+        log_events.StartExperimentEvent.__name__,  # StartRunEvent
         'ModelRegistrationEvent',
         'StartTrainingEvent',
         'StartEpochEvent',
@@ -124,7 +124,7 @@ def test_event_order(
         'IterateBatchEvent',
         'MetricEvent',
         'EndTestEvent',
-        'StopExperimentEvent',
+        log_events.StopExperimentEvent.__name__,  # StopRunEvent
     ]
     test_metric = recorder.of_type(log_events.MetricEvent)[-1]
     assert (test_metric.source_name, test_metric.epoch) == ('Test', 1)
@@ -133,7 +133,8 @@ def test_event_order(
 def test_per_module_learning_rates_train_every_group(
     experiment: Experiment,
 ) -> None:
-    """PITFALLS D14: every parameter group holds and trains its params."""
+    """With a learning rate per submodule, each submodule's parameters are
+    in their own optimizer group, at its rate, and all of them train."""
 
     class TwoPart(nn.Module):
         def __init__(self) -> None:
@@ -187,7 +188,8 @@ def test_scheduler_drives_learning_rate(experiment: Experiment) -> None:
 
 
 def test_store_outputs_stores(experiment: Experiment) -> None:
-    """PITFALLS D15: the flag is forwarded by the Trainer."""
+    """trainer(store_outputs=True) keeps every batch's outputs, detached,
+    on the CPU (the Trainer forwards the flag to the pass)."""
     with experiment.create_run():
         trainer = make_trainer(Model(nn.Linear(4, 1)))
         trainer(store_outputs=True)
@@ -199,7 +201,7 @@ def test_store_outputs_stores(experiment: Experiment) -> None:
 def test_diagnostic_logs_no_metrics(
     experiment: Experiment, recorder: RecordingTracker
 ) -> None:
-    """PITFALLS D23: Diagnostic computes metrics without logging them."""
+    """A Diagnostic computes its metrics but publishes no MetricEvent."""
     with experiment.create_run():
         model = Model(nn.Linear(4, 1))
         diagnostic = Diagnostic(
@@ -210,6 +212,20 @@ def test_diagnostic_logs_no_metrics(
         diagnostic()
         assert 'MAE' in diagnostic.computed_metrics
     assert recorder.of_type(log_events.MetricEvent) == []
+
+
+def test_runner_classes_keep_their_reference_relations() -> None:
+    # code written for drytorch 0.1.0rc5 tests these isinstance relations
+    for cls in (Trainer, Validation, EvalTest, Diagnostic):
+        assert issubclass(cls, runners.ModelRunnerWithLogs), cls
+        assert issubclass(cls, runners.ModelRunnerWithObjective), cls
+        assert issubclass(cls, runners.ModelRunner), cls
+        assert issubclass(cls, runners.ModelCaller), cls
+    assert runners.ModelRunnerWithLogs.publishes_metrics
+    assert not runners.ModelRunnerWithObjective.publishes_metrics
+    assert not Diagnostic.publishes_metrics
+    with pytest.raises(TypeError, match='abstract'):
+        runners.ModelCaller(None)  # type: ignore[abstract,arg-type]
 
 
 def test_evaluation_restores_train_mode(experiment: Experiment) -> None:
@@ -342,7 +358,8 @@ class NormRecorder(gradient_ops.GradNormClipper):
 def test_clipping_sees_unscaled_gradients_with_loss_scaling(
     experiment: Experiment,
 ) -> None:
-    """PITFALLS D19: under float16 loss scaling, clip true gradients."""
+    """Under float16 loss scaling the gradient operation sees the unscaled
+    gradients: the norms it clips match those of a full-precision run."""
     norms = {}
     for mixed in (False, True):
         torch.manual_seed(0)

@@ -36,13 +36,13 @@ except ImportError as _error:
     raise ImportError(_msg, name='optuna') from _error
 
 from drytorch.core import exceptions
-from drytorch.lib._hooks.monitoring import (
+from drytorch.lib.hooks.monitoring import (
     BestIs,
     FilterFn,
     MetricMonitor,
+    MonitoringHook,
     get_last,
 )
-from drytorch.lib._hooks.registry import TrainerHook
 
 if TYPE_CHECKING:
     from drytorch.core.experiment import Experiment, Run
@@ -70,13 +70,13 @@ class OptunaError(exceptions.DryTorchError, ValueError):
     msg_fmt = 'Optuna: {detail}'
 
 
-class TrialCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
+class TrialCallback(MonitoringHook[_Out, _Tgt], Generic[_Out, _Tgt]):
     """Report the monitored value to a trial; prune when it says so.
 
     Register it after ``add_validation`` to monitor the validation.
 
     Attributes:
-        monitor: the metric monitor.
+        metric_monitor: the metric monitor.
         trial: the optuna trial.
         reported: the value reported at each epoch.
     """
@@ -93,15 +93,16 @@ class TrialCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
         """Args:
         trial: the optuna trial.
         filter_fn: function from the history to the reported value.
-        metric: the metric's name or object, or None for the first
-            computed metric (normally the loss).
-        monitor: where to read the metric; None for the trainer's
-            validation, or the trainer when it has none.
-        min_delta: the margin an improvement must exceed.
-        best_is: 'higher', 'lower' or 'auto'.
+        metric, monitor, min_delta, best_is: as in
+            :class:`~drytorch.lib.hooks.MetricMonitor` and
+            :class:`~drytorch.lib.hooks.MonitorOptions`.
         """  # noqa: D205
-        self.monitor: MetricMonitor[_Out, _Tgt] = MetricMonitor(
-            metric, monitor, min_delta, 0, best_is, filter_fn
+        self.metric_monitor = MetricMonitor(
+            metric,
+            monitor,
+            min_delta=min_delta,
+            best_is=best_is,
+            filter_fn=filter_fn,
         )
         self.trial = trial
         self.reported: dict[int, float] = {}
@@ -113,15 +114,16 @@ class TrialCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
             optuna.TrialPruned: after terminating training, if the trial's
                 pruner prunes it.
         """
-        self.monitor.record_metric_value(trainer)
+        monitor = self.metric_monitor
+        monitor.record_metric_value(trainer)
         epoch = trainer.model.epoch
-        value = self.monitor.filtered_value
+        value = monitor.filtered_value
         self.trial.report(value, epoch)
         self.reported[epoch] = value
         if self.trial.should_prune():
             reason = (
                 f'optuna pruned trial {self.trial.number} at epoch {epoch} '
-                f'({self.monitor.metric_name}={value!r})'
+                f'({monitor.metric_name}={value!r})'
             )
             trainer.terminate_training(reason)
             raise optuna.TrialPruned(reason)

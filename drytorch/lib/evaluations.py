@@ -12,7 +12,7 @@ processes once, at the end of the pass.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -78,13 +78,17 @@ class EvaluationMixin:
 
 class Diagnostic(
     EvaluationMixin,
-    runners.ModelRunnerWithObjective[_In, _Tgt, _Out],
+    runners.ModelRunnerWithLogs[_In, _Tgt, _Out],
     Generic[_In, _Tgt, _Out],
 ):
     """An evaluation whose metrics are not logged (no MetricEvent).
 
     Useful to inspect a model without adding rows to the run's metrics.
+    It is a ModelRunnerWithLogs, as in drytorch 0.1.0rc5, so that code
+    testing for one still accepts it; only the publishing is turned off.
     """
+
+    publishes_metrics: ClassVar[bool] = False
 
 
 class Validation(

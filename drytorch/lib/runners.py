@@ -2,9 +2,19 @@
 
 The per-batch loop does no avoidable work: no event per batch, no metric
 reaching the host per batch. Metrics accumulate on the device and are
-computed once at the end of the pass; progress callbacks (progress bars,
-the notebook panel) are called at most ``progress_hz`` times per second,
-with the number of batches done since the last call.
+computed once at the end of the pass. Progress reaches the trackers through
+the callbacks of :class:`drytorch.core.events.ProgressCallback` (their
+contract is documented there), called at most ``progress_hz`` times per
+second.
+
+The classes, from the most general: :class:`ModelCaller` (an actor of the
+run: a name and a model), :class:`ModelRunner` (the pass over a loader),
+:class:`ModelRunnerWithObjective` (accumulates an objective during the
+pass) and :class:`ModelRunnerWithLogs` (the same, publishing the metrics
+at the end of each pass). The last one differs only in the class attribute
+:attr:`ModelRunnerWithObjective.publishes_metrics`; it stays a class of its
+own because it is part of the public API and trainers and evaluations are
+its instances.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import torch
 
@@ -81,6 +91,9 @@ def _set_sampler_epoch(loader: Any, epoch: int) -> None:
 class ModelCaller(Generic[_In, _Out], abc.ABC):
     """Something that calls a model: an actor of the run.
 
+    Subclasses implement :meth:`__call__` and call :meth:`_register_actor`
+    at its start, so that the first call documents the actor in the run.
+
     Attributes:
         model: the model it acts on.
     """
@@ -111,10 +124,13 @@ class ModelCaller(Generic[_In, _Out], abc.ABC):
     def __repr__(self) -> str:
         return f'{self._name}({self.model.name})'
 
+    def _register_actor(self) -> None:
+        """Document this actor in the run (only the first call does)."""
+        register.register_actor(self, self.model)
+
     @abc.abstractmethod
     def __call__(self) -> Any:
-        """Act on the model; the first call documents the actor."""
-        register.register_actor(self, self.model)
+        """Act on the model."""
 
 
 class ModelRunner(ModelCaller[_In, _Out], Generic[_In, _Tgt, _Out]):
@@ -156,7 +172,7 @@ class ModelRunner(ModelCaller[_In, _Out], Generic[_In, _Tgt, _Out]):
         Args:
             store_outputs: keep each batch's outputs, detached, on CPU.
         """
-        super().__call__()
+        self._register_actor()
         self.outputs_list.clear()
         self._run_epoch(store_outputs)
 
@@ -251,7 +267,12 @@ class ModelRunnerWithObjective(ModelRunner[_In, _Tgt, _Out]):
 
     Attributes:
         objective: this runner's own copy of the objective.
+        publishes_metrics: whether each pass ends with a
+            :class:`~drytorch.core.events.MetricEvent` (class attribute;
+            True for :class:`ModelRunnerWithLogs`).
     """
+
+    publishes_metrics: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -309,18 +330,18 @@ class ModelRunnerWithObjective(ModelRunner[_In, _Tgt, _Out]):
                     stacklevel=3,
                 )
         self._computed = objectives.compute_metrics(self.objective)
+        if self.publishes_metrics:
+            scope.publish(
+                log_events.MetricEvent(
+                    model_name=self.model.name,
+                    source_name=self._name,
+                    epoch=self.model.epoch,
+                    metrics=dict(self._computed),
+                )
+            )
 
 
 class ModelRunnerWithLogs(ModelRunnerWithObjective[_In, _Tgt, _Out]):
     """A runner that publishes its metrics at the end of every pass."""
 
-    def _finish_pass(self) -> None:
-        super()._finish_pass()
-        scope.publish(
-            log_events.MetricEvent(
-                model_name=self.model.name,
-                source_name=self._name,
-                epoch=self.model.epoch,
-                metrics=dict(self._computed),
-            )
-        )
+    publishes_metrics: ClassVar[bool] = True

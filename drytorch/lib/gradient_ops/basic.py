@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from drytorch.lib._gradient_ops.validation import check_positive
+from drytorch.lib.gradient_ops.validation import check_positive
 
 __all__ = [
     'ClipOperation',

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from drytorch.lib._objectives.base import (
+from drytorch.lib.objectives.base import (
     MetricCollection,
     _merge_functions,
     _Output,
     _Target,
 )
-from drytorch.lib._objectives.combinations import (
+from drytorch.lib.objectives.combinations import (
     _ATOM,
     _POWER,
     _PRODUCT,
@@ -41,7 +41,7 @@ from drytorch.lib._objectives.combinations import (
 )
 
 if TYPE_CHECKING:
-    from drytorch.lib._objectives.losses import CompositionalLoss
+    from drytorch.lib.objectives.losses import CompositionalLoss
 
 __all__ = ['LossBase']
 
@@ -173,7 +173,7 @@ class LossBase(MetricCollection[_Output, _Target], metaclass=abc.ABCMeta):
         named_fn: Mapping[str, Callable[[_Output, _Target], torch.Tensor]],
     ) -> CompositionalLoss[_Output, _Target]:
         # imported here: CompositionalLoss derives from LossBase
-        from drytorch.lib._objectives.losses import CompositionalLoss
+        from drytorch.lib.objectives.losses import CompositionalLoss
 
         loss: CompositionalLoss[_Output, _Target]
         loss = CompositionalLoss(criterion, higher_is_better=higher_is_better)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import abc
 import numbers
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from drytorch.lib import schedulers
-from drytorch.lib._hooks.monitoring import (
-    BestIs,
-    FilterFn,
+from drytorch.lib.hooks.monitoring import (
     MetricMonitor,
-    get_last,
+    MonitoringHook,
+    MonitorOptions,
 )
-from drytorch.lib._hooks.registry import TrainerHook, _check_int
+from drytorch.lib.hooks.registry import _check_int
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from drytorch.core.protocols import (
         MonitorProtocol,
         SchedulerProtocol,
@@ -24,12 +25,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     'ChangeSchedulerOnPlateauCallback',
+    'PlateauOptions',
     'ReduceLROnPlateau',
     'RestartScheduleOnPlateau',
 ]
 
 _Out = TypeVar('_Out')
 _Tgt = TypeVar('_Tgt')
+
+
+class PlateauOptions(MonitorOptions, total=False):
+    """The options of the plateau hooks: :class:`MonitorOptions` and these.
+
+    Keys:
+        patience: the number of non-improving values tolerated before a
+            change (default 0).
+        cooldown: the calls without changes after a change (default 0).
+    """
+
+    patience: int
+    cooldown: int
 
 
 def _current_scheduler(trainer: TrainerProtocol) -> SchedulerProtocol:
@@ -41,7 +56,7 @@ def _current_scheduler(trainer: TrainerProtocol) -> SchedulerProtocol:
 
 
 class ChangeSchedulerOnPlateauCallback(
-    TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt], abc.ABC
+    MonitoringHook[_Out, _Tgt], Generic[_Out, _Tgt], abc.ABC
 ):
     """Change the learning-rate scheduler when the metric plateaus.
 
@@ -52,7 +67,7 @@ class ChangeSchedulerOnPlateauCallback(
     calls make no change.
 
     Attributes:
-        monitor: the metric monitor.
+        metric_monitor: the metric monitor.
         cooldown: the calls without changes after a change.
     """
 
@@ -60,27 +75,21 @@ class ChangeSchedulerOnPlateauCallback(
         self,
         metric: str | object | None = None,
         monitor: MonitorProtocol | None = None,
-        min_delta: float = 1e-8,
-        patience: int = 0,
-        best_is: BestIs = 'auto',
-        filter_fn: FilterFn = get_last,
-        cooldown: int = 0,
+        **options: Unpack[PlateauOptions],
     ) -> None:
         """Initialize.
 
         Args:
-            metric: the metric's name or object, or None for the first
-                computed metric (normally the loss).
-            monitor: where to read the metric; None for the trainer's
-                validation, or the trainer when it has none.
-            min_delta: the margin an improvement must exceed.
-            patience: the number of non-improving values tolerated.
-            best_is: 'higher', 'lower' or 'auto'.
-            filter_fn: function from the history to the monitored value.
-            cooldown: the calls without changes after a change.
+            metric: as in :class:`MetricMonitor`.
+            monitor: as in :class:`MetricMonitor`.
+            **options: see :class:`PlateauOptions`.
         """
-        self.monitor: MetricMonitor[_Out, _Tgt] = MetricMonitor(
-            metric, monitor, min_delta, patience, best_is, filter_fn
+        cooldown = options.pop('cooldown', 0)
+        patience = options.pop('patience', 0)
+        # what is left are the MonitorOptions (mypy does not narrow a pop)
+        rest = cast('MonitorOptions', options)
+        self.metric_monitor = MetricMonitor(
+            metric, monitor, patience=patience, **rest
         )
         self.cooldown = _check_int('cooldown', cooldown, 0)
         self._cooldown_left = 0
@@ -91,7 +100,7 @@ class ChangeSchedulerOnPlateauCallback(
         Args:
             trainer: the trainer running the hook.
         """
-        monitor = self.monitor
+        monitor = self.metric_monitor
         monitor.record_metric_value(trainer)
         # keeps the best value up to date during the cooldown as well
         improving = monitor.is_improving()
@@ -130,7 +139,7 @@ class ReduceLROnPlateau(ChangeSchedulerOnPlateauCallback[_Out, _Tgt]):
     quarter of the scheduled rate.
 
     Attributes:
-        monitor: the metric monitor.
+        metric_monitor: the metric monitor.
         cooldown: the calls without changes after a change.
         factor: the multiplier applied at each plateau, in (0, 1).
     """
@@ -139,33 +148,22 @@ class ReduceLROnPlateau(ChangeSchedulerOnPlateauCallback[_Out, _Tgt]):
         self,
         metric: str | object | None = None,
         monitor: MonitorProtocol | None = None,
-        min_delta: float = 1e-8,
-        patience: int = 0,
-        best_is: BestIs = 'auto',
-        filter_fn: FilterFn = get_last,
-        cooldown: int = 0,
+        *,
         factor: float = 0.1,
+        **options: Unpack[PlateauOptions],
     ) -> None:
         """Initialize.
 
         Args:
-            metric: the metric's name or object, or None for the first
-                computed metric (normally the loss).
-            monitor: where to read the metric; None for the trainer's
-                validation, or the trainer when it has none.
-            min_delta: the margin an improvement must exceed.
-            patience: the number of non-improving values tolerated.
-            best_is: 'higher', 'lower' or 'auto'.
-            filter_fn: function from the history to the monitored value.
-            cooldown: the calls without changes after a change.
+            metric: as in :class:`MetricMonitor`.
+            monitor: as in :class:`MetricMonitor`.
             factor: the multiplier applied at each plateau, in (0, 1).
+            **options: see :class:`PlateauOptions`.
 
         Raises:
             ValueError: if factor is not in (0, 1).
         """
-        super().__init__(
-            metric, monitor, min_delta, patience, best_is, filter_fn, cooldown
-        )
+        super().__init__(metric, monitor, **options)
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
             msg = f'Expected factor to be a number, got {factor!r}.'
             raise TypeError(msg)
@@ -177,15 +175,7 @@ class ReduceLROnPlateau(ChangeSchedulerOnPlateauCallback[_Out, _Tgt]):
     def get_scheduler(
         self, epoch: int, scheduler: SchedulerProtocol
     ) -> SchedulerProtocol:
-        """Rescale the scheduler in use by ``factor``.
-
-        Args:
-            epoch: the current epoch.
-            scheduler: the scheduler in use.
-
-        Returns:
-            The rescaled scheduler (nested rescalings are merged).
-        """
+        """The scheduler in use rescaled by ``factor`` (merged if nested)."""
         if isinstance(scheduler, schedulers.RescaleScheduler):
             return schedulers.RescaleScheduler(
                 scheduler.base_scheduler, scheduler.factor * self.factor
@@ -202,7 +192,7 @@ class RestartScheduleOnPlateau(ChangeSchedulerOnPlateauCallback[_Out, _Tgt]):
     restarted one).
 
     Attributes:
-        monitor: the metric monitor.
+        metric_monitor: the metric monitor.
         cooldown: the calls without changes after a change.
     """
 
@@ -211,15 +201,7 @@ class RestartScheduleOnPlateau(ChangeSchedulerOnPlateauCallback[_Out, _Tgt]):
     def get_scheduler(
         self, epoch: int, scheduler: SchedulerProtocol
     ) -> SchedulerProtocol:
-        """Restart the schedule at this epoch.
-
-        Args:
-            epoch: the current epoch.
-            scheduler: the scheduler in use.
-
-        Returns:
-            A scheduler equal to the restarted schedule from now on.
-        """
+        """The schedule in use, restarted at this epoch."""
         restarted = schedulers.WarmupScheduler(
             self._unwrap_restart(scheduler), epoch
         )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from drytorch.lib._objectives.loss_base import LossBase
+    from drytorch.lib.objectives.loss_base import LossBase
 
 __all__: list[str] = []
 

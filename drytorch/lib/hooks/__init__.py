@@ -23,25 +23,34 @@ Which direction is better comes from the metric when it declares
 ``higher_is_better``; with no metric given, the first computed metric is
 monitored and the direction comes from the loss (the monitor's objective,
 else the trainer's).
+
+The modules of this package are split by concept: ``registry`` (the
+registry and the basic hooks), ``monitoring`` (reading and tracking a
+monitored metric), ``callbacks`` (early stopping and pruning) and
+``plateau`` (scheduler changes on a plateau). The names in ``__all__`` are
+the public interface; import them from here.
 """
 
 from __future__ import annotations
 
-from drytorch.lib._hooks.callbacks import EarlyStoppingCallback, PruneCallback
-from drytorch.lib._hooks.monitoring import (
+from drytorch.lib.hooks.callbacks import EarlyStoppingCallback, PruneCallback
+from drytorch.lib.hooks.monitoring import (
     # the signatures' type aliases stay importable from here, as before
     BestIs,  # noqa: F401
     FilterFn,  # noqa: F401
     MetricExtractor,
     MetricMonitor,
+    MonitoringHook,
+    MonitorOptions,
     get_last,
 )
-from drytorch.lib._hooks.plateau import (
+from drytorch.lib.hooks.plateau import (
     ChangeSchedulerOnPlateauCallback,
+    PlateauOptions,
     ReduceLROnPlateau,
     RestartScheduleOnPlateau,
 )
-from drytorch.lib._hooks.registry import (
+from drytorch.lib.hooks.registry import (
     CallEvery,
     Hook,
     HookRegistry,
@@ -61,7 +70,10 @@ __all__ = [
     'HookRegistry',
     'MetricExtractor',
     'MetricMonitor',
+    'MonitorOptions',
+    'MonitoringHook',
     'OptionalCallable',
+    'PlateauOptions',
     'PruneCallback',
     'ReduceLROnPlateau',
     'RestartScheduleOnPlateau',

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from drytorch.lib._gradient_ops.validation import (
+from drytorch.lib.gradient_ops.validation import (
     check_callable,
     check_positive,
     check_unit_interval,

@@ -278,7 +278,7 @@ class MetricCollection(Objective[_Output, _Target]):
         CompositionalLoss (see :meth:`LossBase.__ror__`).
         """
         # imported here: the loss classes derive from this module's classes
-        from drytorch.lib._objectives.loss_base import LossBase
+        from drytorch.lib.objectives.loss_base import LossBase
 
         if isinstance(other, LossBase) or not isinstance(
             other, MetricCollection

@@ -14,11 +14,18 @@ Losses combine with arithmetic (``mse ** 2 + 0.5 * mae``) and with ``|``
 (extra metrics to log). Combinations keep track of their name, of whether
 higher values are better and of a formula that reads as the value is
 computed.
+
+The modules of this package are split by concept: ``base`` (objectives,
+metric collections and the helpers to apply and compute them),
+``combinations`` (the criteria and formulas that losses are combined with),
+``loss_base`` (the abstract loss and its arithmetic), ``losses`` (the
+concrete losses) and ``tracking`` (the history of a monitored value). The
+names in ``__all__`` are the public interface; import them from here.
 """
 
 from __future__ import annotations
 
-from drytorch.lib._objectives.base import (
+from drytorch.lib.objectives.base import (
     Metric,
     MetricCollection,
     Objective,
@@ -26,10 +33,10 @@ from drytorch.lib._objectives.base import (
     compute_metrics,
     dict_apply,
 )
-from drytorch.lib._objectives.joins import JoinLossMetrics, JoinMetrics
-from drytorch.lib._objectives.loss_base import LossBase
-from drytorch.lib._objectives.losses import CompositionalLoss, Loss
-from drytorch.lib._objectives.tracking import MetricTracker
+from drytorch.lib.objectives.joins import JoinLossMetrics, JoinMetrics
+from drytorch.lib.objectives.loss_base import LossBase
+from drytorch.lib.objectives.losses import CompositionalLoss, Loss
+from drytorch.lib.objectives.tracking import MetricTracker
 
 AverageObjective = Objective
 """0.1.0rc11's name of :class:`Objective`, whose values are averaged."""

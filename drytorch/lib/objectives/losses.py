@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import torch
 
-from drytorch.lib._objectives.base import _Output, _Target
-from drytorch.lib._objectives.combinations import _Criterion
-from drytorch.lib._objectives.loss_base import _DEFAULT_LOSS_NAME, LossBase
+from drytorch.lib.objectives.base import _Output, _Target
+from drytorch.lib.objectives.combinations import _Criterion
+from drytorch.lib.objectives.loss_base import _DEFAULT_LOSS_NAME, LossBase
 
 __all__ = ['CompositionalLoss', 'Loss']
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from drytorch.lib._hooks.monitoring import (
-    BestIs,
-    FilterFn,
-    MetricMonitor,
-    get_last,
-)
-from drytorch.lib._hooks.registry import TrainerHook, _check_int
+from drytorch.lib.hooks.monitoring import MetricMonitor, MonitoringHook
+from drytorch.lib.hooks.registry import _check_int
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from drytorch.core.protocols import MonitorProtocol, TrainerProtocol
+    from drytorch.lib.hooks.monitoring import MonitorOptions
 
 __all__ = [
     'EarlyStoppingCallback',
@@ -25,7 +23,7 @@ _Out = TypeVar('_Out')
 _Tgt = TypeVar('_Tgt')
 
 
-class EarlyStoppingCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
+class EarlyStoppingCallback(MonitoringHook[_Out, _Tgt], Generic[_Out, _Tgt]):
     """Terminate training when the monitored metric stops improving.
 
     The value is recorded at every call. From ``start_from_epoch`` on,
@@ -35,7 +33,7 @@ class EarlyStoppingCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
     (``patience`` counts the non-improving values tolerated).
 
     Attributes:
-        monitor: the metric monitor.
+        metric_monitor: the metric monitor.
         start_from_epoch: the first epoch where training may stop.
     """
 
@@ -43,27 +41,22 @@ class EarlyStoppingCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
         self,
         metric: str | object | None = None,
         monitor: MonitorProtocol | None = None,
-        min_delta: float = 1e-8,
+        *,
         patience: int = 10,
-        best_is: BestIs = 'auto',
-        filter_fn: FilterFn = get_last,
         start_from_epoch: int = 2,
+        **options: Unpack[MonitorOptions],
     ) -> None:
         """Initialize.
 
         Args:
-            metric: the metric's name or object, or None for the first
-                computed metric (normally the loss).
-            monitor: where to read the metric; None for the trainer's
-                validation, or the trainer when it has none.
-            min_delta: the margin an improvement must exceed.
-            patience: the number of non-improving values tolerated.
-            best_is: 'higher', 'lower' or 'auto'.
-            filter_fn: function from the history to the monitored value.
+            metric: as in :class:`MetricMonitor`.
+            monitor: as in :class:`MetricMonitor`.
+            patience: as in :class:`MetricMonitor` (default here: 10).
             start_from_epoch: the first epoch where training may stop.
+            **options: see :class:`MonitorOptions`.
         """
-        self.monitor: MetricMonitor[_Out, _Tgt] = MetricMonitor(
-            metric, monitor, min_delta, patience, best_is, filter_fn
+        self.metric_monitor = MetricMonitor(
+            metric, monitor, patience=patience, **options
         )
         self.start_from_epoch = _check_int(
             'start_from_epoch', start_from_epoch, 0
@@ -75,7 +68,7 @@ class EarlyStoppingCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
         Args:
             trainer: the trainer running the hook.
         """
-        monitor = self.monitor
+        monitor = self.metric_monitor
         monitor.record_metric_value(trainer)
         if trainer.model.epoch < self.start_from_epoch:
             return
@@ -90,12 +83,12 @@ class EarlyStoppingCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
 
     def __repr__(self) -> str:
         return (
-            f'{type(self).__name__}({self.monitor!r}, '
+            f'{type(self).__name__}({self.metric_monitor!r}, '
             f'start_from_epoch={self.start_from_epoch})'
         )
 
 
-class PruneCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
+class PruneCallback(MonitoringHook[_Out, _Tgt], Generic[_Out, _Tgt]):
     """Terminate training at chosen epochs unless a threshold is beaten.
 
     The value is recorded at every call. At each epoch in ``thresholds``
@@ -103,7 +96,7 @@ class PruneCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
     than the epoch's threshold; a threshold of None always terminates.
 
     Attributes:
-        monitor: the metric monitor.
+        metric_monitor: the metric monitor.
         thresholds: the threshold of each pruning epoch.
         trial_values: the monitored value at each pruning epoch reached.
     """
@@ -113,21 +106,16 @@ class PruneCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
         thresholds: Mapping[int, float | None],
         metric: str | object | None = None,
         monitor: MonitorProtocol | None = None,
-        min_delta: float = 1e-8,
-        best_is: BestIs = 'auto',
-        filter_fn: FilterFn = get_last,
+        **options: Unpack[MonitorOptions],
     ) -> None:
         """Initialize.
 
         Args:
             thresholds: maps epochs to the value to beat (None: stop).
-            metric: the metric's name or object, or None for the first
-                computed metric (normally the loss).
-            monitor: where to read the metric; None for the trainer's
-                validation, or the trainer when it has none.
-            min_delta: the margin by which a threshold must be beaten.
-            best_is: 'higher', 'lower' or 'auto'.
-            filter_fn: function from the history to the monitored value.
+            metric: as in :class:`MetricMonitor`.
+            monitor: as in :class:`MetricMonitor`.
+            **options: see :class:`MonitorOptions` (``min_delta`` is the
+                margin by which a threshold must be beaten).
 
         Raises:
             TypeError: if thresholds is not a mapping with integer keys.
@@ -141,8 +129,10 @@ class PruneCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
         for epoch in thresholds:
             _check_int('every threshold epoch', epoch, 0)
         self.thresholds: dict[int, float | None] = dict(thresholds)
-        self.monitor: MetricMonitor[_Out, _Tgt] = MetricMonitor(
-            metric, monitor, min_delta, 0, best_is, filter_fn
+        # patience=0: every value is compared with the threshold; a
+        # patience among the options is refused (TypeError) as before
+        self.metric_monitor = MetricMonitor(
+            metric, monitor, patience=0, **options
         )
         self.trial_values: dict[int, float] = {}
 
@@ -152,7 +142,7 @@ class PruneCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
         Args:
             trainer: the trainer running the hook.
         """
-        monitor = self.monitor
+        monitor = self.metric_monitor
         monitor.record_metric_value(trainer)
         epoch = trainer.model.epoch
         if epoch not in self.thresholds:
@@ -169,4 +159,7 @@ class PruneCallback(TrainerHook[Any, _Tgt, _Out], Generic[_Out, _Tgt]):
             )
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}({self.thresholds!r}, {self.monitor!r})'
+        return (
+            f'{type(self).__name__}({self.thresholds!r}, '
+            f'{self.metric_monitor!r})'
+        )

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Generic
 
 import torch
 
-from drytorch.lib._objectives.base import _Output, _Target
+from drytorch.lib.objectives.base import _Output, _Target
 
 if TYPE_CHECKING:
-    from drytorch.lib._objectives.loss_base import LossBase
+    from drytorch.lib.objectives.loss_base import LossBase
 
 __all__ = ['JoinLossMetrics', 'JoinMetrics']
 

@@ -18,17 +18,17 @@ import torch
 from torch import nn
 
 from drytorch.core import exceptions
-from drytorch.lib._gradient_ops.basic import (
+from drytorch.lib.gradient_ops.basic import (
     ClipOperation,
     GradientOp,
     GradNormClipper,
     _with_grad,
 )
-from drytorch.lib._gradient_ops.criteria import (
+from drytorch.lib.gradient_ops.criteria import (
     ClippingCriterion,
     ZStatCriterion,
 )
-from drytorch.lib._gradient_ops.validation import (
+from drytorch.lib.gradient_ops.validation import (
     check_callable,
     check_positive_int,
 )
