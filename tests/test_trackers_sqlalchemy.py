@@ -5,7 +5,9 @@ run reuses its rows, the default database lives in par_dir (never in the
 working directory), and a failing database is detached from that run only.
 
 Every test that takes ``engine`` runs against SQLite and against a real
-PostgreSQL server (tests/pg_server.py).
+PostgreSQL server (tests/pg_server.py). The module is longer than most: its
+tests share that fixture and the event helpers, which a split would only
+move to a third module.
 """
 
 from __future__ import annotations
