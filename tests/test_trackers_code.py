@@ -42,16 +42,23 @@ def _notebook(par_dir: pathlib.Path, run_id: str) -> pathlib.Path:
     return history.history_path(exp_dir, run_id).parent / NOTEBOOK_NAME
 
 
-def test_cells_of_an_active_run_are_saved_as_a_notebook(
-    shell: InteractiveShell, tmp_path: pathlib.Path
+def _experiment_with_recorder(
+    shell: InteractiveShell, par_dir: pathlib.Path
 ) -> None:
+    """Define ``exp`` in the shell, with a CodeRecorder subscribed."""
     _cell(
         shell,
         f"""
-        exp = Experiment(None, name='Coded', par_dir={str(tmp_path)!r})
+        exp = Experiment(None, name='Coded', par_dir={str(par_dir)!r})
         exp.trackers.subscribe(CodeRecorder())
         """,
     )
+
+
+def test_cells_of_an_active_run_are_saved_as_a_notebook(
+    shell: InteractiveShell, tmp_path: pathlib.Path
+) -> None:
+    _experiment_with_recorder(shell, tmp_path)
     _cell(shell, "run = exp.create_run(run_id='r1')\nrun.start()")
     start_count = shell.execution_count - 1
     path = _notebook(tmp_path, 'r1')
@@ -94,13 +101,7 @@ def test_cells_of_an_active_run_are_saved_as_a_notebook(
 def test_compare_shows_the_cells_that_differ(
     shell: InteractiveShell, tmp_path: pathlib.Path
 ) -> None:
-    _cell(
-        shell,
-        f"""
-        exp = Experiment(None, name='Coded', par_dir={str(tmp_path)!r})
-        exp.trackers.subscribe(CodeRecorder())
-        """,
-    )
+    _experiment_with_recorder(shell, tmp_path)
     for run_id, lr in (('a', 0.1), ('b', 0.5)):
         _cell(shell, f"run = exp.create_run(run_id='{run_id}')\nrun.start()")
         _cell(shell, f'lr = {lr}')
