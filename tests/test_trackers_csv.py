@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from conftest import RecordingTracker
-from tiny_training import Cfg, logged_mse, tiny_trainer
+from tiny_training import (
+    Cfg,
+    assert_history_is_logged,
+    logged_mse,
+    tiny_trainer,
+    train_then_resume,
+)
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.experiment import Experiment
@@ -430,16 +436,7 @@ def test_end_to_end_resume_appends_a_contiguous_history(
     exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path)
     dumper = new_dumper()
     exp.trackers.subscribe(dumper, recorder)
-    with exp.create_run(run_id='r1'):
-        trainer = tiny_trainer()
-        trainer.train(2)
-        trainer.save_checkpoint()
-    with exp.create_run(resume=True):
-        trainer = tiny_trainer()
-        trainer.load_checkpoint()
-        assert trainer.model.epoch == 2
-        trainer.train(2)
-        history = dumper.load_metrics('Lin')
+    history = train_then_resume(exp, dumper)
     folder = tmp_path / 'csv_metrics' / EXP / 'r1' / 'Lin'
     assert sorted(p.name for p in folder.iterdir()) == [
         'Trainer.csv',
@@ -449,11 +446,7 @@ def test_end_to_end_resume_appends_a_contiguous_history(
         lines = (folder / f'{source}.csv').read_text().splitlines()
         assert sum(line.startswith('"Model"') for line in lines) == 1
         assert len(lines) == 5
-        logged = logged_mse(recorder, source)
-        assert history[source] == (
-            [1, 2, 3, 4],
-            {'MSE': [value for _, value in logged]},
-        )
+    assert_history_is_logged(history, recorder)
 
 
 def test_end_to_end_resume_from_an_earlier_checkpoint(

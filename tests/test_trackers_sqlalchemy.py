@@ -26,7 +26,13 @@ from pg_server import (
     postgres_url_fixture,  # noqa: F401
     require_or_skip,
 )
-from tiny_training import Cfg, logged_mse, tiny_dataset, tiny_trainer
+from tiny_training import (
+    Cfg,
+    assert_history_is_logged,
+    tiny_dataset,
+    tiny_trainer,
+    train_then_resume,
+)
 
 from drytorch.core import exceptions, log_events
 from drytorch.core.experiment import Experiment
@@ -500,25 +506,11 @@ def test_end_to_end_resume(
     tracker = new_connection(engine)
     exp = Experiment(Cfg(), name=EXP, par_dir=tmp_path, tags=['t'])
     exp.trackers.subscribe(tracker, recorder)
-    with exp.create_run(run_id='r1'):
-        trainer = tiny_trainer()
-        trainer.train(2)
-        trainer.save_checkpoint()
-    with exp.create_run(resume=True):
-        trainer = tiny_trainer()
-        trainer.load_checkpoint()
-        trainer.train(2)
-        history = tracker.load_metrics('Lin')
+    history = train_then_resume(exp, tracker)
     assert count_rows(engine, 'experiments') == 1
     assert count_rows(engine, 'runs') == 1
     assert count_rows(engine, 'tags') == 1
-    for source in ('Trainer', 'Validation'):
-        logged = logged_mse(recorder, source)
-        assert [epoch for epoch, _ in logged] == [1, 2, 3, 4]
-        assert history[source] == (
-            [1, 2, 3, 4],
-            {'MSE': [value for _, value in logged]},
-        )
+    assert_history_is_logged(history, recorder)
 
 
 # ----------------------------------------------------------- failures
