@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import torch
 from torch import nn
 
-from drytorch.core import log_events, scope
+from drytorch.core import events, scope
 from drytorch.core.protocols import (
     LoaderProtocol,
     ModelProtocol,
@@ -122,13 +122,9 @@ class Test(Validation[_In, _Tgt, _Out]):
         """Run the test."""
         model_name = self.model.name
         scope.publish(
-            log_events.StartTestEvent(
-                source_name=self.name, model_name=model_name
-            )
+            events.StartTestEvent(source_name=self.name, model_name=model_name)
         )
         super().__call__(store_outputs)
         scope.publish(
-            log_events.EndTestEvent(
-                source_name=self.name, model_name=model_name
-            )
+            events.EndTestEvent(source_name=self.name, model_name=model_name)
         )

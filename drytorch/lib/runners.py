@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import torch
 
-from drytorch.core import exceptions, log_events, naming, register, scope
+from drytorch.core import events, exceptions, naming, register, scope
 from drytorch.core.protocols import (
     LoaderProtocol,
     ModelProtocol,
@@ -194,7 +194,7 @@ class ModelRunner(ModelCaller[_In, _Out], Generic[_In, _Tgt, _Out]):
         loader = self.loader
         n_iter = len(loader)
         dataset_size = len(loader.dataset)
-        event = log_events.IterateBatchEvent(
+        event = events.IterateBatchEvent(
             source_name=self._name,
             batch_size=loader.batch_size,
             n_iter=n_iter,
@@ -332,7 +332,7 @@ class ModelRunnerWithObjective(ModelRunner[_In, _Tgt, _Out]):
         self._computed = objectives.compute_metrics(self.objective)
         if self.publishes_metrics:
             scope.publish(
-                log_events.MetricEvent(
+                events.MetricEvent(
                     model_name=self.model.name,
                     source_name=self._name,
                     epoch=self.model.epoch,

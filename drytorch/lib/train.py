@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import nn
 
-from drytorch.core import exceptions, log_events, scope
+from drytorch.core import events, exceptions, scope
 from drytorch.core.protocols import (
     LearningProtocol,
     LoaderProtocol,
@@ -177,7 +177,7 @@ class Trainer(
         first_epoch = model.epoch
         end = model.epoch + n_epochs
         scope.publish(
-            log_events.StartTrainingEvent(
+            events.StartTrainingEvent(
                 source_name=name,
                 model_name=model.name,
                 start_epoch=model.epoch,
@@ -193,7 +193,7 @@ class Trainer(
                     start.take()
                 in_epoch = True
                 scope.publish(
-                    log_events.StartEpochEvent(
+                    events.StartEpochEvent(
                         source_name=name,
                         model_name=model.name,
                         epoch=model.epoch + 1,
@@ -204,7 +204,7 @@ class Trainer(
                 self()
                 self.post_epoch_hooks.execute(self)
                 scope.publish(
-                    log_events.EndEpochEvent(
+                    events.EndEpochEvent(
                         source_name=name,
                         model_name=model.name,
                         epoch=model.epoch,
@@ -218,7 +218,7 @@ class Trainer(
             raise
         finally:
             if scope.active_run() is not None:
-                scope.publish(log_events.EndTrainingEvent(source_name=name))
+                scope.publish(events.EndTrainingEvent(source_name=name))
 
     def _interrupted(
         self, start: _interrupt.EpochStart, in_epoch: bool, first_epoch: int
@@ -239,7 +239,7 @@ class Trainer(
             else:
                 saved = True
         scope.publish(
-            log_events.InterruptedTrainingEvent(
+            events.InterruptedTrainingEvent(
                 source_name=self.name,
                 model_name=model.name,
                 epoch=model.epoch,
@@ -311,7 +311,7 @@ class Trainer(
         """Stop training at the end of the current epoch."""
         self._terminated = True
         scope.publish(
-            log_events.TerminatedTrainingEvent(
+            events.TerminatedTrainingEvent(
                 source_name=self.name,
                 model_name=self.model.name,
                 epoch=self.model.epoch,
@@ -334,7 +334,7 @@ class Trainer(
     ) -> None:
         """Change the base learning rate(s) and/or the scheduler now."""
         scope.publish(
-            log_events.LearningRateEvent(
+            events.LearningRateEvent(
                 model_name=self.model.name,
                 source_name=self.name,
                 epoch=self.model.epoch,
