@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from drytorch.core import processes
-from drytorch.core.registry import RunRegistry
+from drytorch.core.run_registry import RunRegistry
 
 needs_proc = pytest.mark.skipif(
     not os.path.isdir('/proc/self'), reason='needs the Linux /proc'

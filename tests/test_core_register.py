@@ -8,7 +8,7 @@ from conftest import Config, RecordingTracker
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import exceptions, log_events, register
+from drytorch.core import exceptions, log_events, registering
 from drytorch.core.experiment import Experiment
 from drytorch.lib.load import DataLoader
 from drytorch.lib.models import Model
@@ -36,7 +36,7 @@ def test_module_registered_once(config: Config) -> None:
             Model(module)
         assert 'A' in str(info.value)
         assert 'r1' in str(info.value)
-        register.unregister_model(model)
+        registering.unregister_model(model)
         assert Model(module).name == 'Linear'
 
 
@@ -110,8 +110,8 @@ def test_model_with_taken_name_takes_it_over(
         old_runner()
         new = Model(nn.Linear(1, 1), name='net')
         assert new.name == 'net'
-        assert register.registered_model(new.module) is new
-        assert register.registered_model(old_module) is None
+        assert registering.registered_model(new.module) is new
+        assert registering.registered_model(old_module) is None
         assert run.metadata_manager.holder('net') is new
         assert run.metadata_manager.holder('net/ModelRunner') is None
         with pytest.raises(exceptions.ModuleNotRegisteredError):
@@ -131,10 +131,10 @@ def test_model_of_same_module_takes_over_in_run(config: Config) -> None:
     with Experiment(config, name='E').create_run():
         old = Model(module, name='net')
         new = Model(module, name='net')
-        assert register.registered_model(module) is new
+        assert registering.registered_model(module) is new
         assert Model(module).name == 'net'  # default name: the model's
         renamed = Model(module, name='renamed')
-        assert register.registered_model(module) is renamed
+        assert registering.registered_model(module) is renamed
         assert old.name == 'net'
 
 

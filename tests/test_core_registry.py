@@ -13,7 +13,7 @@ import time
 import pytest
 
 from drytorch.core import exceptions
-from drytorch.core.registry import RunRegistry
+from drytorch.core.run_registry import RunRegistry
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,7 @@ from mounts import fill_disk, read_only, tmpfs, unavailable
 
 from drytorch.core import exceptions
 from drytorch.core.experiment import Experiment
-from drytorch.core.registry import RunRegistry
+from drytorch.core.run_registry import RunRegistry
 
 _DEAD_PID = 2**22 + 12345  # above pid_max: never a live process
 

@@ -2,7 +2,7 @@
 
 An :class:`Experiment` binds a configuration to a name, an output folder
 and trackers. A :class:`Run` is one execution of it, recorded in the
-experiment's :class:`~drytorch.core.registry.RunRegistry` so that it can be
+experiment's :class:`~drytorch.core.run_registry.RunRegistry` so that it can be
 resumed, and with a status that tells the truth about how it ended.
 """
 
@@ -25,7 +25,12 @@ from drytorch.core import (
     track,
 )
 from drytorch.core.metadata import MetadataManager
-from drytorch.core.registry import TS_FMT, RunMetadata, RunRegistry, RunStatus
+from drytorch.core.run_registry import (
+    TS_FMT,
+    RunMetadata,
+    RunRegistry,
+    RunStatus,
+)
 
 __all__ = ['Experiment', 'Run', 'RunMetadata', 'RunRegistry', 'RunStatus']
 

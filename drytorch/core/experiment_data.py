@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterator
 
 from drytorch.core import exceptions, naming
-from drytorch.core.registry import RunRegistry
+from drytorch.core.run_registry import RunRegistry
 
 __all__ = [
     'clone_experiment_data',

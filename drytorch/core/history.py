@@ -1,7 +1,7 @@
 r"""The metric history of a run: its file format and the reader.
 
 Every recorded run keeps its metrics in its own folder next to the run
-registry (see :mod:`drytorch.core.registry`)::
+registry (see :mod:`drytorch.core.run_registry`)::
 
     <par_dir>/.drytorch/<experiment>/run_files/<run id>/history.jsonl
 

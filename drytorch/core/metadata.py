@@ -8,7 +8,7 @@ A name is taken over by the newest object that claims it: re-executing a
 notebook cell that builds ``Model(net, name='linear')`` or a ``Trainer``
 must not fail, nor rename the new object ``linear_2`` (its files would no
 longer be found). The registration event is published again, so trackers
-show the new object; :mod:`drytorch.core.register` releases the old one.
+show the new object; :mod:`drytorch.core.registering` releases the old one.
 """
 
 from __future__ import annotations
