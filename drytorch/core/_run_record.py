@@ -1,4 +1,4 @@
-"""One run's record in the registry: its fields, and how files are parsed.
+"""Internal: one run's record in the registry, and how files are parsed.
 
 Every way a record file can be unreadable (not UTF-8, not JSON, not an
 object, missing keys, an unknown status, a folder) raises

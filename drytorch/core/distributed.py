@@ -1,4 +1,4 @@
-"""The place of this process in a ``torch.distributed`` job.
+"""Internal: the place of this process in a ``torch.distributed`` job.
 
 In a job of several processes (ranks), the first one (rank 0) owns
 everything that is shared: it alone reads and writes the run registry and

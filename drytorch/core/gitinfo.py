@@ -1,4 +1,4 @@
-"""The git commit checked out in a folder, read without running git.
+"""Internal: the git commit checked out in a folder, read without git.
 
 Reading the repository files directly costs microseconds, works where the
 git executable is missing, and never fails: anything unexpected gives None.

@@ -1,4 +1,4 @@
-"""Documentation of the models and actors of a run.
+"""Internal: documentation of the models and actors of a run.
 
 The :class:`MetadataManager` of a run reserves the names of its models and
 actors (two live objects never share a name, since names become file names)
@@ -9,6 +9,9 @@ notebook cell that builds ``Model(net, name='linear')`` or a ``Trainer``
 must not fail, nor rename the new object ``linear_2`` (its files would no
 longer be found). The registration event is published again, so trackers
 show the new object; :mod:`drytorch.core.registering` releases the old one.
+
+Each run has its own, as ``run.metadata_manager``; the class keeps its
+0.1.0rc5 path ``drytorch.core.track.MetadataManager``.
 """
 
 from __future__ import annotations

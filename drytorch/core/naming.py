@@ -1,4 +1,4 @@
-"""Validation of names that become parts of paths.
+"""Internal: validation of names that become parts of paths.
 
 Experiment names, run ids, model and actor names end up as folder and file
 names under an experiment's ``par_dir``. A name that could climb out of it

@@ -1,4 +1,4 @@
-"""Whether the process that recorded a run is still alive.
+"""Internal: whether the process that recorded a run is still alive.
 
 A pid alone is not enough: pids are reused. Where the platform exposes it
 (Linux ``/proc``), the process start time is recorded beside the pid and
