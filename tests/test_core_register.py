@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import torch
 from conftest import Config, RecordingTracker
@@ -71,23 +73,30 @@ def test_actor_documented_once_per_run(
     assert registrations[0].model_name == 'Linear'
 
 
-def test_new_actor_with_recycled_id_is_documented(
+def test_actors_are_tracked_by_reference_not_by_id(
     config: Config, recorder: RecordingTracker
 ) -> None:
-    """PITFALLS D34: actors are not tracked by id()."""
+    """A new actor is documented even if it reuses a freed actor's id().
+
+    Python gives a new object the id() of a freed one, so a registry keyed
+    by id() would take the new actor for the old, already documented, one.
+    Actors are held by weak references instead: once an actor is freed,
+    nothing of it is left to be mistaken for the next one.
+    """
     exp = Experiment(config, name='E')
     exp.trackers.subscribe(recorder)
     with exp.create_run():
         model = Model(nn.Linear(1, 1))
-        seen_ids = set()
-        for _ in range(30):
+        actors = registering.ALL_ACTORS[model.module]
+        for _ in range(5):
             runner = ModelRunner(model, loader=loader())
-            seen_ids.add(id(runner))
             runner()
-            del runner  # freed at once: its id() may be reused
+            assert list(actors) == [runner]
+            del runner
+            gc.collect()
+            assert list(actors) == []  # freed: nothing of it is kept
     registrations = recorder.of_type(log_events.ActorRegistrationEvent)
-    assert len(registrations) == 30
-    assert len(seen_ids) < 30  # ids were recycled, registration was not
+    assert len(registrations) == 5
 
 
 def test_default_model_names_unique_in_run(config: Config) -> None:
@@ -161,7 +170,10 @@ def test_actor_with_taken_name_takes_it_over(
 
 
 def test_explicit_name_kept_after_resume(config: Config) -> None:
-    """PITFALLS D06: no counter suffixes on explicit names."""
+    """A name the user gave is kept as given, with no counter suffix.
+
+    The model of a resumed run finds its files under the same name.
+    """
     exp = Experiment(config, name='E')
     with exp.create_run(run_id='r'):
         Model(nn.Linear(1, 1), name='net')

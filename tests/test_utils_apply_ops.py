@@ -1,4 +1,9 @@
-"""Tests of drytorch.utils.apply_ops (API reference §22, PITFALLS D22)."""
+"""drytorch.utils.apply_ops: functions applied to the tensors of a structure.
+
+The strict primitive rejects leaves it cannot handle; the functions used on
+every batch pass non-tensor leaves (file names, ids, None) through, so a
+dataset may return them next to its tensors.
+"""
 
 from __future__ import annotations
 
@@ -210,8 +215,9 @@ class TestApplyTo:
         output = apply_to(Output(torch.ones(1), []), 'meta')
         assert output.prediction.device.type == 'meta'
 
-    def test_non_tensor_leaves_pass_through_d22(self) -> None:
-        # Reference defect D22: a string leaf raised FuncNotApplicableError.
+    def test_non_tensor_leaves_pass_through(self) -> None:
+        # a batch with file names and ids moves to the device: the strings,
+        # ints and None are kept as they are, not refused
         batch = (
             torch.ones(1),
             {'path': 'img_001.png', 'index': 7, 'mask': None},
@@ -241,7 +247,8 @@ class TestApplyCpuDetach:
         assert not result.requires_grad
         assert result.device.type == 'cpu'
 
-    def test_structures_and_non_tensor_leaves_d22(self) -> None:
+    def test_structures_and_non_tensor_leaves(self) -> None:
+        # stored outputs keep their non-tensor leaves too
         tensor = torch.ones(1, requires_grad=True) * 2
         output = Output(tensor, [tensor])
         stored = apply_cpu_detach({'out': output, 'names': ('a', 'b')})

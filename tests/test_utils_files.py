@@ -1,4 +1,9 @@
-"""Tests of drytorch.utils.files (atomic writes, safe joins; D04, D07)."""
+"""drytorch.utils.files: atomic writes and path joins that stay inside.
+
+A write is the old file or the complete new one, never a torn mix (a crash
+mid-write must not cost the run registry its history), and a name joined
+below a folder never leads out of it.
+"""
 
 from __future__ import annotations
 
@@ -84,10 +89,11 @@ class TestSafeJoin:
     @pytest.mark.parametrize(
         'part', ['', '.', '..', 'a/b', '../x', '/etc', 'a\\b', 'a\x00b']
     )
-    def test_rejects_escaping_parts_d07(
+    def test_rejects_escaping_parts(
         self, tmp_path: pathlib.Path, part: str
     ) -> None:
-        # Reference defect D07: '..' and separators escaped par_dir.
+        # a model or experiment name like '..' or 'a/b' must not write
+        # outside the output folder
         with pytest.raises(exceptions.InvalidNameError) as info:
             safe_join(tmp_path, 'ok', part)
         assert isinstance(info.value, ValueError)

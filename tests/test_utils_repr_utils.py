@@ -1,4 +1,4 @@
-"""Tests of drytorch.utils.repr_utils (API reference §21)."""
+"""drytorch.utils.repr_utils: readable, bounded descriptions for metadata."""
 
 from __future__ import annotations
 
@@ -138,8 +138,9 @@ class TestDefaultName:
     def test_explicit_name_kept(self) -> None:
         assert Named('mine').name == 'mine'
 
-    def test_repeated_names_get_no_counter_d06(self) -> None:
-        # Reference defect D06: the second object was named 'X_1'.
+    def test_repeated_names_get_no_counter(self) -> None:
+        # a name used again (an object re-created by a notebook cell) stays
+        # the same, not 'X_1': files written under it are found again
         names = [Named('X').name for _ in range(3)]
         assert names == ['X', 'X', 'X']
         defaults = [SubNamed().name for _ in range(3)]
