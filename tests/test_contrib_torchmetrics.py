@@ -199,8 +199,8 @@ def test_trainer_and_validation_with_wrapped_composition(run: Run) -> None:
     assert stopping.monitor.metric_name == 'Combined Loss'
 
 
-# D21: the reference named a torchmetrics metric after the repr of its
-# bound _get_name method, so monitoring hooks could not find it
+# a torchmetrics metric is named by what its _get_name() returns (the name
+# its values are logged under), so monitoring hooks find it
 
 
 def test_torchmetrics_metric_given_directly_is_named_by_get_name(

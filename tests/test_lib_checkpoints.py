@@ -192,7 +192,8 @@ def test_state_only_definition(model: Model, rec: FileCheckingTracker) -> None:
 
 
 def test_latest_is_highest_epoch_not_newest_file(model: Model) -> None:
-    # D09: re-saving an older epoch made it "the last" in the reference
+    # the last checkpoint is the highest epoch, even when an older epoch
+    # was saved more recently
     _save_at(model, 1, 2)
     _save_at(model, 1)
     model.epoch = 0
@@ -212,7 +213,8 @@ def test_latest_compares_epochs_as_numbers(model: Model) -> None:
 
 
 def test_stray_entries_ignored(model: Model) -> None:
-    # D09: a 'backup' folder broke the reference's load with a ValueError
+    # folders that are not epoch_<N> (a user's 'backup') are ignored, not
+    # an error
     _save_at(model, 1, 2)
     model_dir = _model_dir(model)
     (model_dir / 'backup').mkdir()
@@ -233,7 +235,8 @@ def test_stray_entries_ignored(model: Model) -> None:
 def test_torn_newest_file_changes_nothing(
     model: Model, rec: FileCheckingTracker
 ) -> None:
-    # D09: the reference selected the torn file and changed model.epoch
+    # a torn state file fails the load without changing model.epoch or
+    # the weights
     _save_at(model, 1, 2)
     state_file = _model_dir(model) / 'epoch_2' / 'model_state.pt'
     content = state_file.read_bytes()
@@ -287,7 +290,7 @@ def test_resave_replaces_epoch(model: Model) -> None:
 
 
 def test_missing_epoch_names_requested_epoch(model: Model) -> None:
-    # D10: the reference always reported epoch -1
+    # the error names the epoch that was asked for
     _save_at(model, 1)
     model.epoch = 3
     with pytest.raises(exceptions.EpochNotFoundError, match='epoch 7') as info:
@@ -313,7 +316,7 @@ def test_epoch_argument_validated(model: Model, bad: object) -> None:
 def test_missing_optimizer_file_warns_and_loads_module(
     model: Model, rec: FileCheckingTracker
 ) -> None:
-    # D09/D10: the reference raised FileNotFoundError
+    # a missing optimizer state is a warning; the module's state loads
     _save_at(model, 1)
     saved = _params(model)
     optimizer = torch.optim.SGD(model.module.parameters(), lr=0.1)
@@ -385,7 +388,8 @@ def test_weights_only_refuses_code(
 
 
 def test_numpy_values_load_without_global_safe_globals(model: Model) -> None:
-    # D11: the reference widened torch's safe globals for the whole process
+    # numpy values in a state load, without adding numpy types to the
+    # safe globals of every other torch.load of the process
     before = list(torch.serialization.get_safe_globals())
     assert np.float64 not in before  # importing the module added nothing
     assert np.dtype not in before

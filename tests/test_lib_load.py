@@ -99,7 +99,8 @@ def test_attributes() -> None:
 
 @pytest.mark.parametrize('bad', [0, -1, None, True, 2.5, '4'])
 def test_batch_size_validated_at_construction(bad: object) -> None:
-    # D29: the reference accepted these and later printed 'Got {}.'
+    # a bad batch size is refused when the loader is built, and the
+    # message shows the value given
     with pytest.raises(ValueError, match='batch_size') as info:
         DataLoader(_dataset(), bad)  # type: ignore[arg-type]
     assert repr(bad) in str(info.value)
@@ -121,7 +122,8 @@ def test_dataset_without_length() -> None:
 
 
 def test_split_keeps_settings() -> None:
-    # D30: the reference rebuilt both parts from the batch size only
+    # both parts of a split keep every setting of the loader, not only
+    # its batch size
     loader = DataLoader(
         _dataset(), 3, pin_memory=True, n_workers=2, persistent_workers=False
     )
@@ -216,7 +218,7 @@ def test_distributed_samplers(gloo: None) -> None:
     assert len(loader) == 2
     with torch.inference_mode():
         sampler = loader.get_loader(True).sampler
-        # in order, no padding: see tests/test_distributed.py (D33)
+        # in order, no padding (multi-process: tests/test_distributed.py)
         assert isinstance(sampler, StridedSampler)
         assert len(loader) == 3
         assert _batches(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]

@@ -68,8 +68,8 @@ def _linear() -> nn.Linear:
     return nn.Linear(2, 1)
 
 
-# D17: the reference routed every forward, training included, through the
-# averaged copy, whose parameters the optimizer does not hold
+# training runs the trained module (whose parameters the optimizer holds),
+# not the averaged copy
 
 
 def test_training_changes_the_trained_module(run: Run) -> None:
@@ -230,7 +230,7 @@ def test_mixed_precision_applies_to_both_forwards(run: Run) -> None:
         assert model(inputs).dtype == torch.bfloat16
 
 
-# D17: the reference shared one class-level default checkpoint
+# every model average gets its own default checkpoint
 
 
 def test_each_instance_has_its_own_checkpoint(run: Run) -> None:

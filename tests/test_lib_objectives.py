@@ -148,10 +148,10 @@ def test_sum_of_losses_with_builtin_sum(mse, mae):
     assert values_of(total)['Combined Loss'] == pytest.approx(6.0)
 
 
-# D18: subtraction and division of losses, formula precedence
+# losses can be subtracted and divided; formulas keep the precedence
 
 
-def test_d18_subtracting_and_dividing_losses_work(mse, mae):
+def test_subtracting_and_dividing_losses_work(mse, mae):
     difference = mse - mae
     ratio = mse / mae
     assert difference.higher_is_better is False
@@ -162,14 +162,14 @@ def test_d18_subtracting_and_dividing_losses_work(mse, mae):
     assert values_of(ratio)['Combined Loss'] == pytest.approx(2.0)
 
 
-def test_d18_difference_keeps_direction_of_left_operand(mse):
+def test_difference_keeps_direction_of_left_operand(mse):
     accuracy = Loss(mae_fn, 'ACC', higher_is_better=True)
     assert (accuracy - mse).higher_is_better is True
     assert (mse - accuracy).higher_is_better is False
     assert (accuracy / mse).higher_is_better is True
 
 
-def test_d18_formula_precedence_matches_value(mse, mae):
+def test_formula_precedence_matches_value(mse, mae):
     doubled = (mse + mae) * 2
     assert doubled.formula == '(2 x ([MSE] + [MAE]))'
     assert values_of(doubled)['Combined Loss'] == pytest.approx(12.0)
@@ -508,7 +508,7 @@ def test_check_device():
         check_device(Metric(module_metric, 'Lin'), 'cpu')
 
 
-# host synchronisations (D31, D36)
+# host synchronisations: none per batch, one transfer per compute
 
 
 def test_forward_makes_no_host_sync_and_compute_metrics_one_transfer():
@@ -610,12 +610,12 @@ def test_nan_is_never_better():
     assert tracker.best_value == 1.0
 
 
-def test_d24_equal_first_values_do_not_fix_the_direction():
+def test_equal_first_values_do_not_fix_the_direction():
     tracker = MetricTracker()
     tracker.add_value(2.44)
     tracker.add_value(2.44)
     assert tracker.best_is == 'auto'
-    assert not tracker.is_better(3.0, 2.44)  # the reference says 'higher'
+    assert not tracker.is_better(3.0, 2.44)  # no direction guessed yet
     tracker.add_value(2.0)
     assert tracker.best_is == 'lower'
     assert tracker.is_improving()
