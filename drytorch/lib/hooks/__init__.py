@@ -17,12 +17,15 @@ checkpoint every ten epochs (and when training is terminated)::
 
     trainer.post_epoch_hooks.register(saving_hook.bind(call_every(10)))
 
-Monitoring hooks find their value in the ``computed_metrics`` of a monitor:
-the one given, else the trainer's validation, else the trainer itself.
-Which direction is better comes from the metric when it declares
+Monitoring hooks (subclasses of :class:`MonitoringHook`) find their value
+in the ``computed_metrics`` of a metric source: the one given as
+``monitor``, else the trainer's validation, else the trainer itself. Which
+direction is better comes from the metric when it declares
 ``higher_is_better``; with no metric given, the first computed metric is
-monitored and the direction comes from the loss (the monitor's objective,
-else the trainer's).
+monitored and the direction comes from the loss (the source's objective,
+else the trainer's). Each hook reads its source through a
+:class:`MetricMonitor` (its ``metric_monitor``) and takes the
+:class:`MonitorOptions` as keyword arguments.
 
 The modules of this package are split by concept: ``registry`` (the
 registry and the basic hooks), ``monitoring`` (reading and tracking a
