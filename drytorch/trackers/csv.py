@@ -28,7 +28,7 @@ import pathlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import exceptions, history, log_events
 from drytorch.core.track import on
 from drytorch.trackers._dumper import Dumper
 from drytorch.trackers._metric_history import (
@@ -80,22 +80,12 @@ def resolve_history(
     Returns:
         The epochs, increasing, and the values of each metric.
     """
-    kept: list[tuple[int, Mapping[str, float]]] = []
-    for epoch, values in rows:
-        if max_epoch != -1 and epoch > max_epoch:
-            continue
-        while kept and kept[-1][0] >= epoch:
-            kept.pop()
-        kept.append((epoch, values))
-    names: dict[str, None] = {}
-    for _, values in kept:
-        names.update(dict.fromkeys(values))
-    epochs = [epoch for epoch, _ in kept]
-    logs = {
-        name: [values.get(name, float('nan')) for _, values in kept]
-        for name in names
-    }
-    return epochs, logs
+    if max_epoch != -1:
+        rows = [
+            (epoch, values) for epoch, values in rows if epoch <= max_epoch
+        ]
+    # the same resolution as the run's own history (drytorch.core.history)
+    return history.resolve_epochs(rows)
 
 
 class _OpenFile:
