@@ -1,10 +1,29 @@
-"""Shared fixtures: isolation of global state, a recording tracker."""
+"""Shared fixtures and the markers that say what a test needs.
+
+Fixtures: isolation of global state, a recording tracker, the Python of
+the Colab-like environment.
+
+Markers, added here from what a test uses, so that ``-m`` selects by them
+and ``./run.sh test`` sets up only what the selected tests need:
+
+* ``postgres``: a PostgreSQL server (its module imports
+  ``pg_server.postgres_url_fixture``);
+* ``browser``: Chromium (it asks for a ``browser`` fixture);
+* ``w7``: the Colab-like environment ``.venv-w7`` (ipywidgets 7, IPython
+  7.34), named by ``DRYTORCH_NB_W7_PYTHON``;
+* ``fast``: none of the above, and not ``slow``: what ``-m fast`` runs on
+  every supported Python.
+
+``--report-needs=FILE`` writes the needs of the selected tests to FILE, one
+a line (``./run.sh`` runs it with ``--collect-only``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import logging
+import os
 import pathlib
 from collections.abc import Iterator
 
@@ -13,6 +32,61 @@ import pytest
 from drytorch.core import log_events, scope, track
 from drytorch.core.track import Tracker
 from drytorch.trackers import logging as dt_logging
+
+W7_VARIABLE = 'DRYTORCH_NB_W7_PYTHON'
+NEEDS = ('postgres', 'browser', 'w7')
+"""Markers of what a test needs beyond the project's environment."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    names = ', '.join(NEEDS)
+    parser.addoption(
+        '--report-needs',
+        metavar='FILE',
+        help=f'write what the selected tests need ({names}), one a line',
+    )
+
+
+def _needs(item: pytest.Item) -> set[str]:
+    needs = {
+        marker.name for marker in item.iter_markers() if marker.name in NEEDS
+    }
+    module = getattr(item, 'module', None)
+    if hasattr(module, 'postgres_url_fixture'):
+        needs.add('postgres')
+    fixtures = set(getattr(item, 'fixturenames', ()))
+    if 'browser' in fixtures:
+        needs.add('browser')
+    callspec = getattr(item, 'callspec', None)
+    kernel = callspec.params.get('kernel_python') if callspec else None
+    if 'w7_python' in fixtures or kernel == 'ipywidgets7':
+        needs.add('w7')
+    return needs
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    # runs before -m deselects, so the markers added here select too
+    for item in items:
+        needs = _needs(item)
+        for need in needs:
+            item.add_marker(need)
+        if not needs and item.get_closest_marker('slow') is None:
+            item.add_marker('fast')
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    path = session.config.getoption('report_needs')
+    if not path:
+        return
+    needs = {
+        need
+        for item in session.items
+        for need in NEEDS
+        if item.get_closest_marker(need) is not None
+    }
+    pathlib.Path(path).write_text(''.join(f'{n}\n' for n in sorted(needs)))
 
 
 class RecordingTracker(Tracker):
@@ -101,3 +175,22 @@ def recorder() -> RecordingTracker:
 @pytest.fixture
 def config() -> Config:
     return Config()
+
+
+@pytest.fixture
+def w7_python() -> str:
+    """The Python of the Colab-like environment (``.venv-w7``).
+
+    ``./run.sh test`` creates it and names it in ``DRYTORCH_NB_W7_PYTHON``
+    when the selected tests need it; without it a test is skipped, and
+    fails under CI.
+    """
+    python = os.environ.get(W7_VARIABLE)
+    if not python:
+        reason = f'{W7_VARIABLE} is not set (./run.sh test sets it)'
+        if os.environ.get('CI'):
+            pytest.fail(f'{reason}; required under CI')
+        pytest.skip(reason)
+    if not pathlib.Path(python).is_file():
+        pytest.fail(f'{W7_VARIABLE}={python} is not a file')
+    return python
