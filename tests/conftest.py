@@ -29,8 +29,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from drytorch.core import log_events, scope, track
-from drytorch.core.track import Tracker
+from drytorch.core import scope, track
+from drytorch.trackers import Event, Tracker, on
 from drytorch.trackers import logging as dt_logging
 
 W7_VARIABLE = 'DRYTORCH_NB_W7_PYTHON'
@@ -93,11 +93,11 @@ class RecordingTracker(Tracker):
     """A tracker that keeps every event it receives."""
 
     def __init__(self) -> None:
-        self.events: list[log_events.Event] = []
+        self.events: list[Event] = []
         self.cleaned = 0
 
-    @track.on(log_events.Event)
-    def _record(self, event: log_events.Event) -> None:
+    @on(Event)
+    def _record(self, event: Event) -> None:
         self.events.append(event)
 
     def clean_up(self) -> None:
