@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import nn
 
-from drytorch.core import events, naming, register, scope
+from drytorch.core import events, naming, registering, scope
 from drytorch.core.protocols import CheckpointProtocol
 from drytorch.lib import _shapes
 from drytorch.utils import model_summary, repr_utils
@@ -89,7 +89,7 @@ class Model(Generic[_In, _Out]):
             ModuleAlreadyRegisteredError: if a Model of another run wraps
                 the module. In the same run, the new Model replaces the
                 old one wrapping the module or having the name (see
-                :mod:`drytorch.core.register`).
+                :mod:`drytorch.core.registering`).
             InvalidNameError: if the name cannot be a folder name.
         """  # noqa: D205
         run = scope.require_run()
@@ -101,7 +101,7 @@ class Model(Generic[_In, _Out]):
         else:
             default = naming.validate_name(type(module).__name__, 'model name')
             # a cell run again wraps the same module: keep the old name
-            previous = register.registered_model(module)
+            previous = registering.registered_model(module)
             self._name = (
                 previous.name
                 if previous is not None
@@ -282,7 +282,7 @@ class Model(Generic[_In, _Out]):
         self._output_shapes = dict(recorder.shapes)
         self._input_shape = recorder.input_shape
         run = scope.active_run()
-        entry = register.ALL_MODULES.get(self.module)
+        entry = registering.ALL_MODULES.get(self.module)
         if run is None or entry is None or entry.run_key != run.key:
             return  # used outside its run: the shapes stay on the model
         scope.publish(
@@ -307,11 +307,11 @@ class Model(Generic[_In, _Out]):
 
     def register(self) -> None:
         """Register the module with the active run."""
-        register.register_model(self)
+        registering.register_model(self)
 
     def unregister(self) -> None:
         """Unregister the module, so that another Model may wrap it."""
-        register.unregister_model(self)
+        registering.unregister_model(self)
 
 
 def _dtype_name(dtype: torch.dtype) -> str:

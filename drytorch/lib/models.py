@@ -1,7 +1,7 @@
 """Models: a module with a name, an epoch counter, a device and checkpoints.
 
 A :class:`Model` registers its module with the active run when it is built;
-see :mod:`drytorch.core.register`. A :class:`ModelAverage` also keeps a
+see :mod:`drytorch.core.registering`. A :class:`ModelAverage` also keeps a
 running average of its module's weights.
 
 The implementation is in two private modules, one concept each:

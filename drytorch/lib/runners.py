@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import torch
 
-from drytorch.core import events, exceptions, naming, register, scope
+from drytorch.core import events, exceptions, naming, registering, scope
 from drytorch.core.protocols import (
     LoaderProtocol,
     ModelProtocol,
@@ -126,7 +126,7 @@ class ModelCaller(Generic[_In, _Out], abc.ABC):
 
     def _register_actor(self) -> None:
         """Document this actor in the run (only the first call does)."""
-        register.register_actor(self, self.model)
+        registering.register_actor(self, self.model)
 
     @abc.abstractmethod
     def __call__(self) -> Any:
