@@ -16,10 +16,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from drytorch.core import (
     distributed,
+    events,
     exceptions,
     exit_hooks,
     gitinfo,
-    log_events,
     naming,
     scope,
     track,
@@ -339,9 +339,9 @@ class Run(Generic[_T]):
             self._recorded = True
         registry.mark_running(self.id)
 
-    def _start_event(self) -> log_events.StartExperimentEvent:
+    def _start_event(self) -> events.StartRunEvent:
         experiment = self._experiment
-        return log_events.StartExperimentEvent(
+        return events.StartRunEvent(
             config=experiment.config,
             exp_name=experiment.name,
             run_ts=self.created_at,
@@ -383,7 +383,7 @@ class Run(Generic[_T]):
         finally:
             try:
                 self.publish(
-                    log_events.StopExperimentEvent(
+                    events.StopRunEvent(
                         exp_name=experiment.name,
                         run_id=self.id,
                         status=status,
@@ -395,7 +395,7 @@ class Run(Generic[_T]):
                     self._dispatcher.close()
                 scope.leave(self)
 
-    def publish(self, event: log_events.Event) -> None:
+    def publish(self, event: events.Event) -> None:
         """Hand an event to the run's trackers.
 
         Raises:

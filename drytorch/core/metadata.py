@@ -22,7 +22,7 @@ from typing import Any
 
 from torch import nn
 
-from drytorch.core import log_events, naming, scope
+from drytorch.core import events, naming, scope
 from drytorch.utils import actor_settings, model_summary, repr_utils
 
 __all__ = ['MetadataManager']
@@ -92,7 +92,7 @@ class MetadataManager:
         name = naming.validate_name(model.name, 'model name')
         previous = self._claim(name, model)
         scope.publish(
-            log_events.ModelRegistrationEvent(
+            events.ModelRegistrationEvent(
                 model_name=name,
                 model_ts=_created_at(model),
                 architecture_repr=repr_utils.LiteralStr(repr(model.module)),
@@ -122,7 +122,7 @@ class MetadataManager:
         name = key.rpartition('/')[2]
         previous = self._claim(key, actor)
         scope.publish(
-            log_events.ActorRegistrationEvent(
+            events.ActorRegistrationEvent(
                 actor_name=name,
                 actor_ts=_created_at(actor),
                 model_name=model.name,

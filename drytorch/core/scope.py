@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from drytorch.core import exceptions
 
 if TYPE_CHECKING:
-    from drytorch.core import log_events
+    from drytorch.core import events
     from drytorch.core._run_record import RunStatus
 
 __all__ = ['ActiveRun', 'RunNames', 'active_run', 'publish', 'require_run']
@@ -79,7 +79,7 @@ class ActiveRun(Protocol):
     def is_active(self) -> bool:
         """Whether the run is running."""
 
-    def publish(self, event: log_events.Event) -> None:
+    def publish(self, event: events.Event) -> None:
         """Hand an event to the run's trackers."""
 
     def finish(self, status: RunStatus) -> None:
@@ -106,7 +106,7 @@ def require_run() -> ActiveRun:
     return _active[0]
 
 
-def publish(event: log_events.Event) -> None:
+def publish(event: events.Event) -> None:
     """Hand an event to the active run's trackers.
 
     Raises:
