@@ -12,7 +12,7 @@ What happens at exit, in this order (:meth:`Run.finish
 1. the final status is written to the run registry: an atomic rename of a
    file already flushed to disk, a few milliseconds, under the registry's
    lock;
-2. the trackers are notified (``StopExperimentEvent``): they may be slow
+2. the trackers are notified (``StopRunEvent``): they may be slow
    (a panel snapshot, a metadata dump, an upload);
 3. the run's dispatcher is closed and the run stops being the active one.
 
