@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -844,3 +844,39 @@ def test_a_misspelt_monitoring_keyword_is_an_error() -> None:
         hooks.EarlyStoppingCallback(min_detla=0.1)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match='patience'):
         hooks.PruneCallback({2: 0.0}, patience=1)  # type: ignore[call-arg]
+
+
+def test_monitoring_options_still_accept_the_reference_positional_order() -> (
+    None
+):
+    # notebooks written for the reference releases pass options by position
+    def mean(history: Sequence[float]) -> float:
+        return sum(history) / len(history)
+
+    early = hooks.EarlyStoppingCallback('MSE', None, 0.5, 3, 'higher', mean, 4)
+    assert early.start_from_epoch == 4
+    prune = hooks.PruneCallback({1: None}, 'MSE', None, 0.5, 'higher', mean)
+    reduce = hooks.ReduceLROnPlateau(
+        'MSE', None, 0.5, 3, 'higher', mean, 0.5, 2
+    )
+    assert (reduce.factor, reduce.cooldown) == (0.5, 2)
+    restart = hooks.RestartScheduleOnPlateau(
+        'MSE', None, 0.5, 3, 'higher', mean, 2
+    )
+    assert restart.cooldown == 2
+    monitor = hooks.MetricMonitor('MSE', None, 0.5, 3, 'higher', mean)
+    for made in (early.metric_monitor, prune.metric_monitor, monitor):
+        tracker = made.metric_tracker
+        assert (tracker.min_delta, made.best_is) == (0.5, 'higher')
+        assert tracker.filter_fn is mean
+    for made in (early.metric_monitor, reduce.metric_monitor, monitor):
+        assert made.metric_tracker.patience == 3
+
+
+def test_an_option_given_by_position_and_by_keyword_is_an_error() -> None:
+    with pytest.raises(
+        TypeError, match="multiple values for argument 'min_delta'"
+    ):
+        hooks.EarlyStoppingCallback('MSE', None, 0.5, min_delta=0.1)
+    with pytest.raises(TypeError, match='at most 6 positional'):
+        hooks.PruneCallback({1: None}, 'MSE', None, 0.5, 'higher', max, 1)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from drytorch.lib.hooks.monitoring import MetricMonitor, MonitoringHook
+from drytorch.lib.hooks.monitoring import (
+    MetricMonitor,
+    MonitoringHook,
+    reference_positionals,
+)
 from drytorch.lib.hooks.registry import _check_int
 
 if TYPE_CHECKING:
@@ -37,6 +41,9 @@ class EarlyStoppingCallback(MonitoringHook[_Out, _Tgt], Generic[_Out, _Tgt]):
         start_from_epoch: the first epoch where training may stop.
     """
 
+    @reference_positionals(
+        'min_delta', 'patience', 'best_is', 'filter_fn', 'start_from_epoch'
+    )
     def __init__(
         self,
         metric: str | object | None = None,
@@ -101,6 +108,7 @@ class PruneCallback(MonitoringHook[_Out, _Tgt], Generic[_Out, _Tgt]):
         trial_values: the monitored value at each pruning epoch reached.
     """
 
+    @reference_positionals('min_delta', 'best_is', 'filter_fn')
     def __init__(
         self,
         thresholds: Mapping[int, float | None],

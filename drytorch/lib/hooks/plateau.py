@@ -11,6 +11,7 @@ from drytorch.lib.hooks.monitoring import (
     MetricMonitor,
     MonitoringHook,
     MonitorOptions,
+    reference_positionals,
 )
 from drytorch.lib.hooks.registry import _check_int
 
@@ -71,6 +72,9 @@ class ChangeSchedulerOnPlateauCallback(
         cooldown: the calls without changes after a change.
     """
 
+    @reference_positionals(
+        'min_delta', 'patience', 'best_is', 'filter_fn', 'cooldown'
+    )
     def __init__(
         self,
         metric: str | object | None = None,
@@ -144,6 +148,9 @@ class ReduceLROnPlateau(ChangeSchedulerOnPlateauCallback[_Out, _Tgt]):
         factor: the multiplier applied at each plateau, in (0, 1).
     """
 
+    @reference_positionals(
+        'min_delta', 'patience', 'best_is', 'filter_fn', 'factor', 'cooldown'
+    )
     def __init__(
         self,
         metric: str | object | None = None,
