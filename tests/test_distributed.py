@@ -33,7 +33,7 @@ from torch.utils import data
 
 from drytorch.core import distributed, exceptions
 from drytorch.core.experiment import Experiment
-from drytorch.core.registry import RunRegistry
+from drytorch.core.run_registry import RunRegistry
 from drytorch.lib import evaluations
 from drytorch.lib.learn import LearningSchema
 from drytorch.lib.load import DataLoader, StridedSampler, get_n_batches
@@ -474,5 +474,5 @@ def test_one_process_group_records_and_publishes(
         dist.destroy_process_group()
     records = RunRegistry(tmp_path / '.drytorch' / 'One').load_all()
     assert [(r.id, r.status) for r in records] == [(run_id, 'completed')]
-    assert recorder.names()[0] == 'StartExperimentEvent'
+    assert recorder.names()[0] == 'StartRunEvent'
     assert 'ModelRegistrationEvent' in recorder.names()
