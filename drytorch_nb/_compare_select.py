@@ -16,7 +16,7 @@ from typing import Any
 
 from drytorch import Experiment
 from drytorch.core import exceptions, history
-from drytorch.core.registry import RunRegistry
+from drytorch.core.run_registry import RunRegistry
 from drytorch_nb._results import RunResults, read_results
 
 __all__ = ['RunSource', 'select_runs']

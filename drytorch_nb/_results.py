@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from drytorch.core import exceptions
 from drytorch.core.history import RunHistory, load_history
-from drytorch.core.registry import RunMetadata
+from drytorch.core.run_registry import RunMetadata
 from drytorch.utils.formatting import format_duration, format_number
 from drytorch_nb._display import Table
 from drytorch_nb._state import lower_is_better

@@ -7,7 +7,7 @@ so logs and captured outputs stay one line per event.
 
 from __future__ import annotations
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.utils.formatting import format_metrics, format_number
 
 __all__ = ['event_line', 'one_line']
@@ -32,14 +32,14 @@ def _first_line(text: str) -> str:
     return first + ' ...' if len(lines) > 1 else first
 
 
-def _describe(event: log_events.Event) -> str | None:
-    if isinstance(event, log_events.StartExperimentEvent):
+def _describe(event: events.Event) -> str | None:
+    if isinstance(event, events.StartRunEvent):
         verb = 'resumed' if event.resumed else 'started'
         tags = f' tags={",".join(event.tags)}' if event.tags else ''
         return f'Run {event.run_id} of {event.exp_name} {verb}{tags}'
-    if isinstance(event, log_events.StopExperimentEvent):
+    if isinstance(event, events.StopRunEvent):
         return f'Run {event.run_id} of {event.exp_name}: {event.status}'
-    if isinstance(event, log_events.ModelRegistrationEvent):
+    if isinstance(event, events.ModelRegistrationEvent):
         summary = event.summary
         if summary is None:
             return (
@@ -51,24 +51,24 @@ def _describe(event: log_events.Event) -> str | None:
             f'{format_number(summary.total_params)} parameters '
             f'({format_number(summary.trainable_params)} trainable)'
         )
-    if isinstance(event, log_events.ActorRegistrationEvent):
+    if isinstance(event, events.ActorRegistrationEvent):
         return f'Actor {event.actor_name} acts on {event.model_name}'
-    if isinstance(event, log_events.StartTrainingEvent):
+    if isinstance(event, events.StartTrainingEvent):
         return (
             f'{event.source_name}: training {event.model_name} from epoch '
             f'{event.start_epoch + 1} to {event.end_epoch}'
         )
-    if isinstance(event, log_events.MetricEvent):
+    if isinstance(event, events.MetricEvent):
         return (
             f'{event.source_name} epoch {event.epoch}: '
             f'{format_metrics(event.metrics)}'
         )
-    if isinstance(event, log_events.TerminatedTrainingEvent):
+    if isinstance(event, events.TerminatedTrainingEvent):
         return (
             f'{event.source_name}: training of {event.model_name} '
             f'terminated at epoch {event.epoch}: {event.reason}'
         )
-    if isinstance(event, log_events.InterruptedTrainingEvent):
+    if isinstance(event, events.InterruptedTrainingEvent):
         text = (
             f'{event.source_name}: training of {event.model_name} '
             f'interrupted at epoch {event.epoch}'
@@ -78,23 +78,21 @@ def _describe(event: log_events.Event) -> str | None:
         if event.saved:
             text += '; checkpoint saved'
         return text
-    if isinstance(event, log_events.EndTrainingEvent):
+    if isinstance(event, events.EndTrainingEvent):
         return f'{event.source_name}: training ended'
-    if isinstance(event, log_events.StartTestEvent):
+    if isinstance(event, events.StartTestEvent):
         return f'{event.source_name}: testing {event.model_name}'
-    if isinstance(
-        event, log_events.SaveModelEvent | log_events.LoadModelEvent
-    ):
+    if isinstance(event, events.SaveModelEvent | events.LoadModelEvent):
         verb = (
             'saved to'
-            if isinstance(event, log_events.SaveModelEvent)
+            if isinstance(event, events.SaveModelEvent)
             else ('loaded from')
         )
         return (
             f'{event.model_name} {event.definition} at epoch {event.epoch} '
             f'{verb} {event.location}'
         )
-    if isinstance(event, log_events.LearningRateEvent):
+    if isinstance(event, events.LearningRateEvent):
         changes = []
         if event.base_lr is not None:
             changes.append(f'base_lr={event.base_lr}')
@@ -107,7 +105,7 @@ def _describe(event: log_events.Event) -> str | None:
     return None
 
 
-def event_line(event: log_events.Event) -> str | None:
+def event_line(event: events.Event) -> str | None:
     """The line that describes the event, or None for routine events.
 
     Routine events (a pass starting, an epoch starting or ending) have no

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any, Literal
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.track import Tracker, on
 from drytorch_nb import _bars, _cards, _env, _render, _snapshot, _text
 from drytorch_nb._schedule import Scheduler
@@ -189,8 +189,8 @@ class NotebookPanel(Tracker):
 
     # ----------------------------------------------------------- events
 
-    @on(log_events.StartExperimentEvent)
-    def _on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _on_start(self, event: events.StartRunEvent) -> None:
         self._finish()  # a run that never stopped gets its snapshot first
         now = self._clock()
         state = PanelState(
@@ -206,15 +206,15 @@ class NotebookPanel(Tracker):
         self._text_mode = not self._open_view(state, now)
         self._log(event)
 
-    @on(log_events.StopExperimentEvent)
-    def _on_stop(self, event: log_events.StopExperimentEvent) -> None:
+    @on(events.StopRunEvent)
+    def _on_stop(self, event: events.StopRunEvent) -> None:
         state = self._ensure_state()
         state.status = event.status
         self._log(event)
         # the base class calls clean_up() next, which shows the snapshot
 
-    @on(log_events.ModelRegistrationEvent)
-    def _on_model(self, event: log_events.ModelRegistrationEvent) -> None:
+    @on(events.ModelRegistrationEvent)
+    def _on_model(self, event: events.ModelRegistrationEvent) -> None:
         state = self._ensure_state()
         name = event.model_name
         known = name in state.models  # registered again: same fold
@@ -231,8 +231,8 @@ class NotebookPanel(Tracker):
         self._log(event)
         self._sync()
 
-    @on(log_events.ModelShapesEvent)
-    def _on_model_shapes(self, event: log_events.ModelShapesEvent) -> None:
+    @on(events.ModelShapesEvent)
+    def _on_model_shapes(self, event: events.ModelShapesEvent) -> None:
         state = self._ensure_state()
         name = event.model_name
         summaries = state.cards.summaries
@@ -247,8 +247,8 @@ class NotebookPanel(Tracker):
         index = list(state.models).index(name)
         self._set_card(True, index, _cards.model_html(state, name))
 
-    @on(log_events.ActorRegistrationEvent)
-    def _on_actor(self, event: log_events.ActorRegistrationEvent) -> None:
+    @on(events.ActorRegistrationEvent)
+    def _on_actor(self, event: events.ActorRegistrationEvent) -> None:
         state = self._ensure_state()
         key = (event.actor_name, event.model_name)
         known = key in state.actors  # registered again: same fold
@@ -263,14 +263,14 @@ class NotebookPanel(Tracker):
         self._log(event)
         self._sync()
 
-    @on(log_events.EndEpochEvent, log_events.EndTrainingEvent)
-    def _on_actor_cards(self, event: log_events.Event) -> None:
+    @on(events.EndEpochEvent, events.EndTrainingEvent)
+    def _on_actor_cards(self, event: events.Event) -> None:
         """Redraw the live actor cards (epochs done), every few seconds."""
         state = self._state
         if state is None or self._scheduler is None:
             return
         now = self._clock()
-        is_end = isinstance(event, log_events.EndTrainingEvent)
+        is_end = isinstance(event, events.EndTrainingEvent)
         if not is_end and now < state.cards.next_refresh:
             return
         state.cards.next_refresh = now + _CARD_REFRESH_S
@@ -287,8 +287,8 @@ class NotebookPanel(Tracker):
             self._sync(force=True)  # its fold was queued: send it first
             _cards.set_fold(accordion, index, card)
 
-    @on(log_events.StartTrainingEvent)
-    def _on_start_training(self, event: log_events.StartTrainingEvent) -> None:
+    @on(events.StartTrainingEvent)
+    def _on_start_training(self, event: events.StartTrainingEvent) -> None:
         state = self._ensure_state()
         state.start_epoch = state.epochs_done = event.start_epoch
         state.epoch = event.start_epoch
@@ -302,21 +302,21 @@ class NotebookPanel(Tracker):
         self._compact_trained = True
         self._sync()
 
-    @on(log_events.StartEpochEvent)
-    def _on_start_epoch(self, event: log_events.StartEpochEvent) -> None:
+    @on(events.StartEpochEvent)
+    def _on_start_epoch(self, event: events.StartEpochEvent) -> None:
         state = self._ensure_state()
         state.epoch = event.epoch
         if event.end_epoch is not None:
             state.end_epoch = event.end_epoch
 
-    @on(log_events.EndEpochEvent)
-    def _on_end_epoch(self, event: log_events.EndEpochEvent) -> None:
+    @on(events.EndEpochEvent)
+    def _on_end_epoch(self, event: events.EndEpochEvent) -> None:
         state = self._ensure_state()
         state.epoch = state.epochs_done = event.epoch
         self._sync()
 
-    @on(log_events.IterateBatchEvent)
-    def _on_iterate(self, event: log_events.IterateBatchEvent) -> None:
+    @on(events.IterateBatchEvent)
+    def _on_iterate(self, event: events.IterateBatchEvent) -> None:
         state = self._ensure_state()
         now = self._clock()
         progress = PassProgress(
@@ -328,7 +328,7 @@ class NotebookPanel(Tracker):
             in_training=state.training_active,
         )
         state.progress = progress
-        callback: log_events.ProgressCallback = functools.partial(
+        callback: events.ProgressCallback = functools.partial(
             self._on_progress, progress
         )
         event.push_updates.append(callback)
@@ -351,8 +351,8 @@ class NotebookPanel(Tracker):
         if scheduler is not None and now >= scheduler.next_due:
             self._sync(now)
 
-    @on(log_events.MetricEvent)
-    def _on_metrics(self, event: log_events.MetricEvent) -> None:
+    @on(events.MetricEvent)
+    def _on_metrics(self, event: events.MetricEvent) -> None:
         state = self._ensure_state()
         state.add_metrics(
             event.model_name, event.source_name, event.epoch, event.metrics
@@ -363,38 +363,34 @@ class NotebookPanel(Tracker):
         self._log(event)
         self._sync()
 
-    @on(log_events.InterruptedTrainingEvent)
-    def _on_interrupted(
-        self, event: log_events.InterruptedTrainingEvent
-    ) -> None:
+    @on(events.InterruptedTrainingEvent)
+    def _on_interrupted(self, event: events.InterruptedTrainingEvent) -> None:
         state = self._ensure_state()
         state.terminated = f'interrupted at epoch {event.epoch}'
         state.training_active = False
         state.epoch = state.epochs_done = event.epoch
         self._on_notable(event)
 
-    @on(log_events.TerminatedTrainingEvent)
-    def _on_terminated(
-        self, event: log_events.TerminatedTrainingEvent
-    ) -> None:
+    @on(events.TerminatedTrainingEvent)
+    def _on_terminated(self, event: events.TerminatedTrainingEvent) -> None:
         state = self._ensure_state()
         state.terminated = f'stopped early at epoch {event.epoch}'
         self._on_notable(event)
 
     @on(
-        log_events.EndTrainingEvent,
-        log_events.StartTestEvent,
-        log_events.EndTestEvent,
-        log_events.SaveModelEvent,
-        log_events.LoadModelEvent,
-        log_events.LearningRateEvent,
+        events.EndTrainingEvent,
+        events.StartTestEvent,
+        events.EndTestEvent,
+        events.SaveModelEvent,
+        events.LoadModelEvent,
+        events.LearningRateEvent,
     )
-    def _on_notable(self, event: log_events.Event) -> None:
+    def _on_notable(self, event: events.Event) -> None:
         state = self._ensure_state()
-        if isinstance(event, log_events.EndTrainingEvent):
+        if isinstance(event, events.EndTrainingEvent):
             state.training_active = False
         self._log(event)
-        ends = log_events.EndTrainingEvent | log_events.EndTestEvent
+        ends = events.EndTrainingEvent | events.EndTestEvent
         # Without a cell hook, the end of a training may be the end of the
         # cell: show the final state now rather than at the next event.
         self._sync(force=isinstance(event, ends) and not self._cell_hook)
@@ -491,13 +487,13 @@ class NotebookPanel(Tracker):
         )
         shell = _env.ipython_shell()
         self._panel_cell = getattr(shell, 'execution_count', None)
-        events = getattr(shell, 'events', None)
-        if events is not None:
-            events.register(_CELL_EVENT, self._after_cell)
-            self._cell_hook = events
+        shell_events = getattr(shell, 'events', None)
+        if shell_events is not None:
+            shell_events.register(_CELL_EVENT, self._after_cell)
+            self._cell_hook = shell_events
         return True
 
-    def _log(self, event: log_events.Event) -> None:
+    def _log(self, event: events.Event) -> None:
         line = _text.event_line(event)
         if line is None:
             return
@@ -536,11 +532,11 @@ class NotebookPanel(Tracker):
         self._end_compact()
         scheduler, self._scheduler = self._scheduler, None
         handle, self._handle = self._handle, None
-        events, self._cell_hook = self._cell_hook, None
+        shell_events, self._cell_hook = self._cell_hook, None
         self._state = None
-        if events is not None:
+        if shell_events is not None:
             with contextlib.suppress(ValueError):  # already unregistered
-                events.unregister(_CELL_EVENT, self._after_cell)
+                shell_events.unregister(_CELL_EVENT, self._after_cell)
         if scheduler is not None:
             try:
                 if handle is not None:

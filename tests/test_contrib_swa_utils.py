@@ -14,7 +14,7 @@ from torch.optim import swa_utils
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from drytorch.contrib.swa_utils import BatchNormUpdater
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.experiment import Experiment, Run
 from drytorch.lib import objectives
 from drytorch.lib.learn import LearningSchema
@@ -118,7 +118,7 @@ def test_pass_runs_in_training_mode_without_gradients(
     updater(store_outputs=True)
     assert probe.grad_enabled == [False, False, False]
     assert len(updater.outputs_list) == 3
-    assert recorder.of_type(log_events.IterateBatchEvent)
+    assert recorder.of_type(events.IterateBatchEvent)
 
 
 class ExplodingDataset(Dataset):
@@ -137,7 +137,7 @@ def test_model_without_batch_norm_is_left_alone(
     model = Model(net, device='cpu')
     before = copy.deepcopy(net.state_dict())
     BatchNormUpdater(model, loader=DataLoader(ExplodingDataset()))()
-    assert not recorder.of_type(log_events.IterateBatchEvent)
+    assert not recorder.of_type(events.IterateBatchEvent)
     _assert_same(net.state_dict(), before)
 
 

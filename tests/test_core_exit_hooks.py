@@ -15,7 +15,7 @@ import textwrap
 import pytest
 from conftest import Config, RecordingTracker
 
-from drytorch.core import exit_hooks, log_events, track
+from drytorch.core import events, exit_hooks, track
 from drytorch.core.experiment import Experiment
 from drytorch.core.track import Tracker
 
@@ -33,8 +33,8 @@ class DiskProbe(Tracker):
         self.exp = exp
         self.seen: list[str] = []
 
-    @track.on(log_events.StopExperimentEvent)
-    def _stop(self, event: log_events.StopExperimentEvent) -> None:
+    @track.on(events.StopRunEvent)
+    def _stop(self, event: events.StopRunEvent) -> None:
         self.seen.append(stored_status(self.exp, event.run_id))
 
 
@@ -49,13 +49,13 @@ def test_status_is_on_disk_before_trackers_hear_of_the_stop(
     assert probe.seen == ['completed']
     assert exp.registry.get('r').status == 'completed'
     exit_hooks.stop_active_run()  # nothing active any more: nothing done
-    assert len(recorder.of_type(log_events.StopExperimentEvent)) == 1
+    assert len(recorder.of_type(events.StopRunEvent)) == 1
 
 
 def test_status_is_recorded_even_if_a_tracker_fails_at_exit() -> None:
     class Broken(Tracker):
-        @track.on(log_events.StopExperimentEvent)
-        def _stop(self, event: log_events.StopExperimentEvent) -> None:
+        @track.on(events.StopRunEvent)
+        def _stop(self, event: events.StopRunEvent) -> None:
             raise RuntimeError('tracker failed at exit')
 
     exp = Experiment(Config(), name='E')
@@ -68,7 +68,7 @@ def test_status_is_recorded_even_if_a_tracker_fails_at_exit() -> None:
 
 _SCRIPT = """
 import dataclasses, json, pathlib, sys
-from drytorch.core import log_events, track
+from drytorch.core import events, track
 from drytorch.core.experiment import Experiment
 from drytorch.core.track import Tracker
 
@@ -77,7 +77,7 @@ class Config:
     lr: float = 0.1
 
 class Probe(Tracker):
-    @track.on(log_events.StopExperimentEvent)
+    @track.on(events.StopRunEvent)
     def _stop(self, event):
         path = exp.registry.path / 'runs' / (event.run_id + '.json')
         status = json.loads(path.read_text())['status']

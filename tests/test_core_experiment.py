@@ -8,7 +8,7 @@ import pathlib
 import pytest
 from conftest import Config, RecordingTracker
 
-from drytorch.core import exceptions, log_events, scope
+from drytorch.core import events, exceptions, scope
 from drytorch.core.experiment import Experiment
 
 
@@ -213,20 +213,20 @@ def test_events_of_lifecycle(
     with exp.create_run(run_id='r'):
         pass
     start, stop = recorder.events
-    assert isinstance(start, log_events.StartExperimentEvent)
+    assert isinstance(start, events.StartRunEvent)
     assert start.exp_name == 'E'
     assert start.run_id == 'r'
     assert start.config is config
     assert start.tags == ['t']
     assert not start.resumed
-    assert isinstance(stop, log_events.StopExperimentEvent)
+    assert isinstance(stop, events.StopRunEvent)
     assert stop.status == 'completed'
     assert recorder.cleaned == 1
 
 
 def test_events_outside_run_raise() -> None:
     with pytest.raises(exceptions.AccessOutsideScopeError):
-        scope.publish(log_events.EndTrainingEvent(source_name='x'))
+        scope.publish(events.EndTrainingEvent(source_name='x'))
 
 
 def test_unrecorded_run(config: Config) -> None:

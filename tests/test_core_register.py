@@ -10,7 +10,7 @@ from conftest import Config, RecordingTracker
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import exceptions, log_events, registering
+from drytorch.core import events, exceptions, registering
 from drytorch.core.experiment import Experiment
 from drytorch.lib.load import DataLoader
 from drytorch.lib.models import Model
@@ -67,7 +67,7 @@ def test_actor_documented_once_per_run(
         runner()
     with exp.create_run(run_id='r', resume=True):
         runner()
-    registrations = recorder.of_type(log_events.ActorRegistrationEvent)
+    registrations = recorder.of_type(events.ActorRegistrationEvent)
     assert len(registrations) == 2
     assert registrations[0].actor_name == 'ModelRunner'
     assert registrations[0].model_name == 'Linear'
@@ -95,7 +95,7 @@ def test_actors_are_tracked_by_reference_not_by_id(
             del runner
             gc.collect()
             assert list(actors) == []  # freed: nothing of it is kept
-    registrations = recorder.of_type(log_events.ActorRegistrationEvent)
+    registrations = recorder.of_type(events.ActorRegistrationEvent)
     assert len(registrations) == 5
 
 
@@ -127,10 +127,10 @@ def test_model_with_taken_name_takes_it_over(
             old_runner()
         ModelRunner(new, loader=loader())()
         Model(old_module, name='other')  # the old module is free again
-    models = recorder.of_type(log_events.ModelRegistrationEvent)
+    models = recorder.of_type(events.ModelRegistrationEvent)
     assert [event.model_name for event in models] == ['net', 'net', 'other']
     assert models[1].model_ts == new.created_at
-    actors = recorder.of_type(log_events.ActorRegistrationEvent)
+    actors = recorder.of_type(events.ActorRegistrationEvent)
     assert [event.model_name for event in actors] == ['net', 'net']
 
 
@@ -162,7 +162,7 @@ def test_actor_with_taken_name_takes_it_over(
         old()  # still acts, undocumented: the newer keeps the name
         new()
         assert run.metadata_manager.holder('net/runner') is new
-    actors = recorder.of_type(log_events.ActorRegistrationEvent)
+    actors = recorder.of_type(events.ActorRegistrationEvent)
     assert [event.actor_ts for event in actors] == [
         old.created_at,
         new.created_at,
@@ -198,7 +198,7 @@ def test_model_registration_event(
     exp.trackers.subscribe(recorder)
     with exp.create_run():
         model = Model(nn.Linear(2, 3), name='lin')
-    (event,) = recorder.of_type(log_events.ModelRegistrationEvent)
+    (event,) = recorder.of_type(events.ModelRegistrationEvent)
     assert event.model_name == 'lin'
     assert event.model_ts == model.created_at
     assert 'Linear(in_features=2, out_features=3' in event.architecture_repr

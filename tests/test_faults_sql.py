@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy
 from pg_server import postgres_url_fixture  # noqa: F401
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.experiment import Experiment
 from drytorch.trackers.sqlalchemy import SQLConnection
 
@@ -47,7 +47,7 @@ def _child(par_dir: pathlib.Path, url: str, index: int) -> list[str]:
         with exp.create_run(run_id=f'p{index}') as run:
             now = datetime.datetime.now()
             run.publish(
-                log_events.ActorRegistrationEvent(
+                events.ActorRegistrationEvent(
                     actor_name='T',
                     actor_ts=now,
                     model_name='M',
@@ -57,14 +57,14 @@ def _child(par_dir: pathlib.Path, url: str, index: int) -> list[str]:
             )
             for epoch in range(1, N_EPOCHS + 1):
                 run.publish(
-                    log_events.MetricEvent(
+                    events.MetricEvent(
                         model_name='M',
                         source_name='T',
                         epoch=epoch,
                         metrics={'a': epoch, 'b': index},
                     )
                 )
-                run.publish(log_events.EndEpochEvent('T', 'M', epoch))
+                run.publish(events.EndEpochEvent('T', 'M', epoch))
         tracker.clean_up()
     return [
         str(w.message)

@@ -27,7 +27,7 @@ from host_sync_counter import count_host_syncs
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.experiment import Experiment, Run
 from drytorch.core.track import Tracker, on
 from drytorch.lib.evaluations import Validation
@@ -134,8 +134,8 @@ class ProgressListener(Tracker):
     def __init__(self) -> None:
         self.updates: list[tuple[dict[str, Any], int]] = []
 
-    @on(log_events.IterateBatchEvent)
-    def _on_pass(self, event: log_events.IterateBatchEvent) -> None:
+    @on(events.IterateBatchEvent)
+    def _on_pass(self, event: events.IterateBatchEvent) -> None:
         event.push_updates.append(self._update)
 
     def _update(self, metrics: Any, n_processes: int, n_batches: int) -> None:

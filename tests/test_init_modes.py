@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from drytorch import _init
-from drytorch.core import exceptions, log_events, track
+from drytorch.core import events, exceptions, track
 from drytorch.trackers import logging as dt_logging
 from drytorch.trackers.logging import INFO_LEVELS, BuiltinLogger
 
@@ -44,8 +44,8 @@ def _default_handler() -> logging.StreamHandler:
 
 def _log_epoch_and_metrics() -> None:
     tracker = track.DEFAULT_TRACKERS['BuiltinLogger']
-    tracker.notify(log_events.StartEpochEvent('Trainer', 'Net', 1, 2))
-    tracker.notify(log_events.MetricEvent('Net', 'Trainer', 1, {'Loss': 1.0}))
+    tracker.notify(events.StartEpochEvent('Trainer', 'Net', 1, 2))
+    tracker.notify(events.MetricEvent('Net', 'Trainer', 1, {'Loss': 1.0}))
 
 
 def test_standard_mode(monkeypatch: pytest.MonkeyPatch) -> None:

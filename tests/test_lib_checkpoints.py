@@ -14,7 +14,7 @@ import torch
 from conftest import Config, RecordingTracker
 from torch import nn
 
-from drytorch.core import exceptions, log_events, track
+from drytorch.core import events, exceptions, track
 from drytorch.core.experiment import Experiment, Run
 from drytorch.lib.checkpoints import CheckpointPathManager, LocalCheckpoint
 from drytorch.lib.models import Model
@@ -27,9 +27,9 @@ class FileCheckingTracker(RecordingTracker):
         super().__init__()
         self.files_present: list[bool] = []
 
-    @track.on(log_events.SaveModelEvent, log_events.LoadModelEvent)
+    @track.on(events.SaveModelEvent, events.LoadModelEvent)
     def _check_files(
-        self, event: log_events.SaveModelEvent | log_events.LoadModelEvent
+        self, event: events.SaveModelEvent | events.LoadModelEvent
     ) -> None:
         state = pathlib.Path(event.location) / 'model_state.pt'
         self.files_present.append(state.is_file())
@@ -169,8 +169,8 @@ def test_round_trip_with_optimizer(
     assert model.epoch == 1
     assert _same(_params(model), saved_params)
     assert torch.equal(optimizer.state_dict()['state'][0]['step'], saved_step)
-    saves = rec.of_type(log_events.SaveModelEvent)
-    loads = rec.of_type(log_events.LoadModelEvent)
+    saves = rec.of_type(events.SaveModelEvent)
+    loads = rec.of_type(events.LoadModelEvent)
     assert [(e.definition, e.epoch) for e in saves] == [('checkpoint', 1)]
     assert [(e.definition, e.epoch) for e in loads] == [('checkpoint', 1)]
     assert saves[0].location == str(_model_dir(model) / 'epoch_1')
@@ -185,7 +185,7 @@ def test_state_only_definition(model: Model, rec: FileCheckingTracker) -> None:
     defs = [
         e.definition
         for e in rec.events
-        if isinstance(e, log_events.SaveModelEvent | log_events.LoadModelEvent)
+        if isinstance(e, events.SaveModelEvent | events.LoadModelEvent)
     ]
     assert defs == ['state', 'state']
     assert not (_model_dir(model) / 'epoch_0' / 'optimizer_state.pt').exists()
@@ -249,7 +249,7 @@ def test_torn_newest_file_changes_nothing(
             model.load_state(epoch)
         assert model.epoch == 4
         assert _same(_params(model), before)
-    assert not rec.of_type(log_events.LoadModelEvent)
+    assert not rec.of_type(events.LoadModelEvent)
 
 
 def test_failed_write_leaves_previous_checkpoints(
@@ -272,7 +272,7 @@ def test_failed_write_leaves_previous_checkpoints(
             model.save_state()
     monkeypatch.undo()
     assert sorted(os.listdir(_model_dir(model))) == ['epoch_1']
-    assert len(rec.of_type(log_events.SaveModelEvent)) == 1
+    assert len(rec.of_type(events.SaveModelEvent)) == 1
     model.load_state()
     assert model.epoch == 1
     assert _same(_params(model), saved)
@@ -328,7 +328,7 @@ def test_missing_optimizer_file_warns_and_loads_module(
         model.load_state()
     assert model.epoch == 1
     assert _same(_params(model), saved)
-    (load,) = rec.of_type(log_events.LoadModelEvent)
+    (load,) = rec.of_type(events.LoadModelEvent)
     assert load.definition == 'state'
 
 

@@ -20,7 +20,7 @@ from conftest import Config
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.experiment import Experiment
 from drytorch.core.track import Tracker, on
 from drytorch.lib import evaluations, hooks, objectives, schedulers
@@ -73,17 +73,17 @@ def _lr_of(trainer: Trainer[Any, Any, Any]) -> float:
 class TrainerEvents(Tracker):
     """Reads the rate after the hooks, the saves and the terminations."""
 
-    @on(log_events.EndEpochEvent)
-    def _on_end(self, event: log_events.EndEpochEvent) -> None:
+    @on(events.EndEpochEvent)
+    def _on_end(self, event: events.EndEpochEvent) -> None:
         rec = _records[event.model_name]
         rec.lr_after.append(_lr_of(rec.trainer))
 
-    @on(log_events.SaveModelEvent)
-    def _on_save(self, event: log_events.SaveModelEvent) -> None:
+    @on(events.SaveModelEvent)
+    def _on_save(self, event: events.SaveModelEvent) -> None:
         _records[event.model_name].saved_epochs.append(event.epoch)
 
-    @on(log_events.TerminatedTrainingEvent)
-    def _on_stop(self, event: log_events.TerminatedTrainingEvent) -> None:
+    @on(events.TerminatedTrainingEvent)
+    def _on_stop(self, event: events.TerminatedTrainingEvent) -> None:
         _records[event.model_name].reasons.append(event.reason)
 
 

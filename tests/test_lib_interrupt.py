@@ -11,7 +11,7 @@ from conftest import RecordingTracker
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import history, log_events
+from drytorch.core import events, history
 from drytorch.core.experiment import Experiment
 from drytorch.lib.learn import LearningSchema
 from drytorch.lib.load import DataLoader
@@ -104,13 +104,13 @@ def test_interrupt_mid_epoch_discards_it_and_training_continues(
             assert group['lr'] == pytest.approx(_schedule(0.05, 2))
         assert all(p.grad is None for p in model.module.parameters())
 
-        (event,) = recorder.of_type(log_events.InterruptedTrainingEvent)
+        (event,) = recorder.of_type(events.InterruptedTrainingEvent)
         assert (event.epoch, event.discarded, event.saved) == (2, True, True)
         assert event_line(event) == (
             'Trainer: training of Lin interrupted at epoch 2 (the epoch in '
             'progress was discarded); checkpoint saved'
         )
-        (saved,) = recorder.of_type(log_events.SaveModelEvent)
+        (saved,) = recorder.of_type(events.SaveModelEvent)
         assert saved.epoch == 2
 
         trainer.train(2)  # the next cell goes on from epoch 2
@@ -164,9 +164,9 @@ def test_interrupt_before_any_completed_epoch_saves_nothing(
         assert trainer.model.epoch == 0
         for key, value in _state(trainer).items():
             assert torch.equal(value, before[key])
-    (event,) = recorder.of_type(log_events.InterruptedTrainingEvent)
+    (event,) = recorder.of_type(events.InterruptedTrainingEvent)
     assert (event.epoch, event.discarded, event.saved) == (0, True, False)
-    assert recorder.of_type(log_events.SaveModelEvent) == []
+    assert recorder.of_type(events.SaveModelEvent) == []
 
 
 def test_interrupted_cell_run_is_recorded_interrupted(
@@ -201,6 +201,6 @@ def test_without_the_copy_an_interrupt_keeps_the_state_as_it_is(
             for state in trainer.optimizer.state_dict()['state'].values()
         }
         assert steps == {N_BATCHES + 2}  # the updates done so far kept
-    (event,) = recorder.of_type(log_events.InterruptedTrainingEvent)
+    (event,) = recorder.of_type(events.InterruptedTrainingEvent)
     assert (event.epoch, event.discarded, event.saved) == (2, False, False)
-    assert recorder.of_type(log_events.SaveModelEvent) == []
+    assert recorder.of_type(events.SaveModelEvent) == []

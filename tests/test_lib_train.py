@@ -10,7 +10,7 @@ from conftest import Config, RecordingTracker
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.experiment import Experiment
 from drytorch.lib import gradient_ops, hooks, runners, schedulers
 from drytorch.lib.evaluations import Diagnostic, Validation
@@ -78,7 +78,7 @@ def test_trains_to_threshold_with_validation_and_early_stopping(
         assert model.epoch < 200
         assert trainer.validation is not None
         assert trainer.validation.computed_metrics['MSE'] < 0.01
-    terminated = recorder.of_type(log_events.TerminatedTrainingEvent)
+    terminated = recorder.of_type(events.TerminatedTrainingEvent)
     assert len(terminated) == 1
     assert 'best result' in terminated[0].reason
 
@@ -103,7 +103,7 @@ def test_event_order(
         )()
     names = recorder.names()
     assert names == [
-        log_events.StartExperimentEvent.__name__,  # StartRunEvent
+        events.StartRunEvent.__name__,  # StartRunEvent
         'ModelRegistrationEvent',
         'StartTrainingEvent',
         'StartEpochEvent',
@@ -124,9 +124,9 @@ def test_event_order(
         'IterateBatchEvent',
         'MetricEvent',
         'EndTestEvent',
-        log_events.StopExperimentEvent.__name__,  # StopRunEvent
+        events.StopRunEvent.__name__,  # StopRunEvent
     ]
-    test_metric = recorder.of_type(log_events.MetricEvent)[-1]
+    test_metric = recorder.of_type(events.MetricEvent)[-1]
     assert (test_metric.source_name, test_metric.epoch) == ('Test', 1)
 
 
@@ -211,7 +211,7 @@ def test_diagnostic_logs_no_metrics(
         )
         diagnostic()
         assert 'MAE' in diagnostic.computed_metrics
-    assert recorder.of_type(log_events.MetricEvent) == []
+    assert recorder.of_type(events.MetricEvent) == []
 
 
 def test_runner_classes_keep_their_reference_relations() -> None:

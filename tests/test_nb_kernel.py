@@ -88,7 +88,7 @@ def start(kernels: list[Kernel], cwd: pathlib.Path) -> Kernel:
         import pathlib
 
         from drytorch import Experiment
-        from drytorch.core import log_events, track
+        from drytorch.core import events, track
         from drytorch.core.track import Tracker
 
         @dataclasses.dataclass(frozen=True)
@@ -98,7 +98,7 @@ def start(kernels: list[Kernel], cwd: pathlib.Path) -> Kernel:
         class StatusAtStop(Tracker):
             '''Writes the run's recorded status when the run stops.'''
 
-            @track.on(log_events.StopExperimentEvent)
+            @track.on(events.StopRunEvent)
             def _stop(self, event):
                 record = exp.registry.get(event.run_id)
                 pathlib.Path({STATUS_FILE!r}).write_text(record.status)

@@ -22,7 +22,7 @@ from traitlets.config import Config as TraitletsConfig
 
 import drytorch_nb
 from drytorch import Experiment, Model
-from drytorch.core import exceptions, exit_hooks, log_events, register, track
+from drytorch.core import events, exceptions, exit_hooks, register, track
 from drytorch.core.track import Tracker
 from drytorch.lib.runners import ModelRunner
 from drytorch_nb import _display, _extension
@@ -572,8 +572,8 @@ class StatusProbe(Tracker):
         self.experiment = experiment
         self.seen: list[str] = []
 
-    @track.on(log_events.StopExperimentEvent)
-    def _stop(self, event: log_events.StopExperimentEvent) -> None:
+    @track.on(events.StopRunEvent)
+    def _stop(self, event: events.StopRunEvent) -> None:
         self.seen.append(self.experiment.registry.get(event.run_id).status)
 
 
@@ -588,7 +588,7 @@ def test_exit_hook_records_first_then_stops_once(exp) -> None:
     assert statuses(exp) == {'r': 'completed'}
     assert drytorch_nb.active_run() is None
     exit_hooks.stop_active_run()
-    assert len(recorder.of_type(log_events.StopExperimentEvent)) == 1
+    assert len(recorder.of_type(events.StopRunEvent)) == 1
 
 
 def test_exit_hook_without_run_does_nothing(exp) -> None:

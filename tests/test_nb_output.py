@@ -17,7 +17,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config as TraitletsConfig
 
 import drytorch_nb
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.trackers import logging as dt_logging
 from drytorch.trackers.logging import INFO_LEVELS, BuiltinLogger
 from drytorch.utils import environment
@@ -56,8 +56,8 @@ def _panel(shell: InteractiveShell) -> NotebookPanel:
     return panel
 
 
-def _start_event() -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+def _start_event() -> events.StartRunEvent:
+    return events.StartRunEvent(
         None, 'Exp', datetime.datetime(2026, 1, 1), 'r1'
     )
 

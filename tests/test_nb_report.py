@@ -19,7 +19,7 @@ from torch.utils import data
 
 from drytorch import DataLoader, Experiment, LearningSchema, Loss, Trainer
 from drytorch import Model as DryModel
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.track import Tracker
 from drytorch_nb import _bars, _render, _snapshot, _summary, _svg
 from drytorch_nb._state import PanelState, PassProgress, lower_is_better
@@ -154,10 +154,10 @@ class _Recorder(Tracker):
 
     def __init__(self) -> None:
         super().__init__()
-        self.metrics: list[log_events.MetricEvent] = []
+        self.metrics: list[events.MetricEvent] = []
 
-    def notify(self, event: log_events.Event) -> None:
-        if isinstance(event, log_events.MetricEvent):
+    def notify(self, event: events.Event) -> None:
+        if isinstance(event, events.MetricEvent):
             self.metrics.append(event)
 
 
@@ -272,18 +272,16 @@ def test_the_training_cell_shows_a_compact_view_that_turns_static(
     clock = Clock()
     panel = NotebookPanel(mode='widgets', clock=clock)
     instance.execution_count = 3  # the %drytorch_start cell
-    panel.notify(
-        log_events.StartExperimentEvent(None, 'Exp', NOW, 'run-1', tags=[])
-    )
+    panel.notify(events.StartRunEvent(None, 'Exp', NOW, 'run-1', tags=[]))
     (panel_display,) = recorder.calls
     view = panel.view
     assert view is not None
-    panel.notify(log_events.StartTrainingEvent('Trainer', 'net', 0, 2))
+    panel.notify(events.StartTrainingEvent('Trainer', 'net', 0, 2))
     assert len(recorder.calls) == 1  # same cell as the panel: no copy
 
     instance.execution_count = 4  # the cell that trains
-    panel.notify(log_events.StartTrainingEvent('Trainer', 'net', 0, 2))
-    iterate = log_events.IterateBatchEvent('Trainer', 4, 10, 40)
+    panel.notify(events.StartTrainingEvent('Trainer', 'net', 0, 2))
+    iterate = events.IterateBatchEvent('Trainer', 4, 10, 40)
     panel.notify(iterate)
     compact_display = recorder.calls[-1]
     assert len(recorder.calls) == 2  # one compact view for the cell
@@ -310,7 +308,7 @@ def test_log_line_of_a_model_gives_its_class_and_parameter_counts() -> None:
 
     module = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
     module[0].requires_grad_(False)  # 40 frozen, 9 trainable
-    event = log_events.ModelRegistrationEvent(
+    event = events.ModelRegistrationEvent(
         'net', NOW, repr(module), summarize(module)
     )
     assert event_line(event) == (
@@ -321,18 +319,16 @@ def test_log_line_of_a_model_gives_its_class_and_parameter_counts() -> None:
 def test_an_interrupted_training_is_said_in_the_header_and_the_log() -> None:
     clock = Clock()
     panel = NotebookPanel(mode='text', stream=_Sink(), clock=clock)
+    panel.notify(events.StartRunEvent(None, 'Exp', NOW, 'run-1', tags=[]))
+    panel.notify(events.StartTrainingEvent('Trainer', 'net', 0, 5))
     panel.notify(
-        log_events.StartExperimentEvent(None, 'Exp', NOW, 'run-1', tags=[])
-    )
-    panel.notify(log_events.StartTrainingEvent('Trainer', 'net', 0, 5))
-    panel.notify(
-        log_events.InterruptedTrainingEvent('Trainer', 'net', 2, True, False)
+        events.InterruptedTrainingEvent('Trainer', 'net', 2, True, False)
     )
     snapshot = panel.snapshot_html()
     assert 'running · interrupted at epoch 2' in snapshot
     assert 'interrupted at epoch 2' in _render.log_html(panel._state.log)
     # training again in the next cell clears it
-    panel.notify(log_events.StartTrainingEvent('Trainer', 'net', 2, 4))
+    panel.notify(events.StartTrainingEvent('Trainer', 'net', 2, 4))
     assert 'interrupted' not in _render.header_html(panel._state)
 
 
@@ -361,15 +357,13 @@ def test_quotes_and_markup_in_names_stay_text_in_attributes_and_folds() -> (
     # a nested module under a ModuleDict key: its fold's <summary> heading
     module = nn.ModuleDict({QUOTED: nn.Sequential(nn.Linear(2, 2))})
     panel = NotebookPanel(mode='text', stream=_Sink())
+    panel.notify(events.StartRunEvent(None, QUOTED, NOW, 'run', tags=[]))
     panel.notify(
-        log_events.StartExperimentEvent(None, QUOTED, NOW, 'run', tags=[])
-    )
-    panel.notify(
-        log_events.ModelRegistrationEvent(
+        events.ModelRegistrationEvent(
             'net', NOW, repr(module), summarize(module)
         )
     )
-    panel.notify(log_events.MetricEvent('net', QUOTED, 1, {QUOTED: 1.0}))
+    panel.notify(events.MetricEvent('net', QUOTED, 1, {QUOTED: 1.0}))
     snapshot = panel.snapshot_html()
     parser = Tags()
     parser.feed(snapshot)

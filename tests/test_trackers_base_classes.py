@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.track import EventDispatcher
 from drytorch.trackers import base_classes
 from drytorch.trackers.base_classes import (
@@ -28,8 +28,8 @@ def start_event(
     exp_name: str = 'Exp',
     run_id: str = '2026-11-27@12h08m16s',
     resumed: bool = False,
-) -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+) -> events.StartRunEvent:
+    return events.StartRunEvent(
         config=None,
         exp_name=exp_name,
         run_ts=RUN_TS,
@@ -39,8 +39,8 @@ def start_event(
     )
 
 
-def stop_event(exp_name: str = 'Exp') -> log_events.StopExperimentEvent:
-    return log_events.StopExperimentEvent(exp_name=exp_name, run_id='r')
+def stop_event(exp_name: str = 'Exp') -> events.StopRunEvent:
+    return events.StopRunEvent(exp_name=exp_name, run_id='r')
 
 
 def metric_event(
@@ -48,8 +48,8 @@ def metric_event(
     metrics: dict[str, float],
     source: str = 'Trainer',
     model: str = 'M',
-) -> log_events.MetricEvent:
-    return log_events.MetricEvent(
+) -> events.MetricEvent:
+    return events.MetricEvent(
         model_name=model, source_name=source, epoch=epoch, metrics=metrics
     )
 
@@ -239,7 +239,7 @@ class TestMemoryMetrics:
         memory = MemoryMetrics(metric_loader=loader)
         memory.notify(metric_event(5, {'loss': 9.0}))
         memory.notify(
-            log_events.LoadModelEvent(
+            events.LoadModelEvent(
                 model_name='M', definition='state', location='x', epoch=2
             )
         )
@@ -250,7 +250,7 @@ class TestMemoryMetrics:
         memory = MemoryMetrics()
         memory.notify(metric_event(1, {'loss': 9.0}))
         memory.notify(
-            log_events.LoadModelEvent(
+            events.LoadModelEvent(
                 model_name='M', definition='state', location='x', epoch=1
             )
         )

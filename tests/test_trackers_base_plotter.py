@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.trackers.base_classes import (
     BasePlotter,
     MetricLoader,
@@ -55,16 +55,16 @@ class FixedLoader(MetricLoader):
         return self.histories.get(model_name, {})
 
 
-def start_event() -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+def start_event() -> events.StartRunEvent:
+    return events.StartRunEvent(
         config=None, exp_name='Exp', run_ts=RUN_TS, run_id='r'
     )
 
 
 def metric_event(
     epoch: int, source: str = 'Trainer', model: str = 'M', **values: float
-) -> log_events.MetricEvent:
-    return log_events.MetricEvent(
+) -> events.MetricEvent:
+    return events.MetricEvent(
         model_name=model,
         source_name=source,
         epoch=epoch,
@@ -77,7 +77,7 @@ def train_epochs(
 ) -> None:
     for epoch in epochs:
         plotter.notify(metric_event(epoch, model=model))
-        plotter.notify(log_events.EndEpochEvent('Trainer', model, epoch))
+        plotter.notify(events.EndEpochEvent('Trainer', model, epoch))
 
 
 # ------------------------------------------------------------ BasePlotter
@@ -109,7 +109,7 @@ def test_redraws_selected_models_at_epoch_and_test_end() -> None:
     train_epochs(plotter, range(1, 4), model='B')
     assert [plot[0] for plot in plotter.drawn] == ['A', 'A', 'A']
     plotter.notify(metric_event(3, source='Test', model='A', Loss=0.5))
-    plotter.notify(log_events.EndTestEvent('Test', 'A'))
+    plotter.notify(events.EndTestEvent('Test', 'A'))
     model, _, histories, start_epoch = plotter.drawn[-1]
     assert (model, start_epoch) == ('A', 2)  # same rule, at the last epoch
     assert histories['Test'] == ([3], {'Loss': [0.5]})

@@ -26,7 +26,7 @@ from tiny_training import (
     train_then_resume,
 )
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.experiment import Experiment
 from drytorch.trackers.base_classes import MemoryMetrics
 from drytorch.trackers.csv import CSVDumper, DryTorchDialect, resolve_history
@@ -38,8 +38,8 @@ EXP = 'TinyExp'
 
 def start(
     par_dir: pathlib.Path, run_id: str = RUN_ID, resumed: bool = False
-) -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+) -> events.StartRunEvent:
+    return events.StartRunEvent(
         config=None,
         exp_name=EXP,
         run_ts=RUN_TS,
@@ -49,8 +49,8 @@ def start(
     )
 
 
-def stop(run_id: str = RUN_ID) -> log_events.StopExperimentEvent:
-    return log_events.StopExperimentEvent(exp_name=EXP, run_id=run_id)
+def stop(run_id: str = RUN_ID) -> events.StopRunEvent:
+    return events.StopRunEvent(exp_name=EXP, run_id=run_id)
 
 
 def metric(
@@ -58,8 +58,8 @@ def metric(
     source: str = 'Trainer',
     model: str = 'Lin',
     **values: float,
-) -> log_events.MetricEvent:
-    return log_events.MetricEvent(
+) -> events.MetricEvent:
+    return events.MetricEvent(
         model_name=model,
         source_name=source,
         epoch=epoch,
@@ -393,15 +393,15 @@ def test_rows_survive_a_process_killed_without_clean_up(
     script = textwrap.dedent(
         f"""
         import datetime, os, pathlib
-        from drytorch.core import log_events
+        from drytorch.core import events
         from drytorch.trackers.csv import CSVDumper
 
         tracker = CSVDumper()
-        tracker.notify(log_events.StartExperimentEvent(
+        tracker.notify(events.StartRunEvent(
             config=None, exp_name={EXP!r}, run_ts=datetime.datetime.now(),
             run_id={RUN_ID!r}, par_dir=pathlib.Path({str(tmp_path)!r})))
         for epoch in (1, 2, 3):
-            tracker.notify(log_events.MetricEvent(
+            tracker.notify(events.MetricEvent(
                 'Lin', 'Trainer', epoch, {{'MSE': epoch / 10}}))
         os._exit(17)  # no clean-up, no close, no flush at exit
         """

@@ -21,7 +21,7 @@ pytest.importorskip('hydra', reason='needs the hydra extra')
 
 from conftest import Config
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.experiment import Experiment
 from drytorch.trackers.hydra import HydraLink
 
@@ -31,8 +31,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 def start(
     par_dir: pathlib.Path, resumed: bool = False, exp_name: str = 'Exp'
-) -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+) -> events.StartRunEvent:
+    return events.StartRunEvent(
         config=Config(),
         exp_name=exp_name,
         run_ts=datetime.datetime(2026, 11, 27, 12, 8, 16),
@@ -42,8 +42,8 @@ def start(
     )
 
 
-def stop() -> log_events.StopExperimentEvent:
-    return log_events.StopExperimentEvent(exp_name='Exp', run_id=RUN_ID)
+def stop() -> events.StopRunEvent:
+    return events.StopRunEvent(exp_name='Exp', run_id=RUN_ID)
 
 
 def link_path(par_dir: pathlib.Path, exp: str = 'Exp') -> pathlib.Path:

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.experiment import Experiment
 from drytorch.lib.evaluations import Test as EvalTest
 from drytorch.lib.learn import LearningSchema
@@ -77,7 +77,7 @@ def logged(
     epoch on, as a resumed training does.
     """
     histories: SourcedMetrics = {}
-    for event in recorder.of_type(log_events.MetricEvent):
+    for event in recorder.of_type(events.MetricEvent):
         if event.model_name != model:
             continue
         epochs, logs = histories.setdefault(event.source_name, ([], {}))
@@ -288,12 +288,10 @@ def test_names_are_drawn_literally() -> None:
     plotter = MatPlotter()
     plotly_plotter = PlotlyPlotter()
     for tracker in (plotter, plotly_plotter):
-        tracker.notify(
-            log_events.StartExperimentEvent(None, 'Exp', RUN_TS, 'r')
-        )
+        tracker.notify(events.StartRunEvent(None, 'Exp', RUN_TS, 'r'))
         for epoch, source in ((1, '_hidden'), (2, '_hidden'), (2, '<b>V</b>')):
             tracker.notify(
-                log_events.MetricEvent('M', source, epoch, {tricky: 1.0})
+                events.MetricEvent('M', source, epoch, {tricky: 1.0})
             )
     ((figure, axes),) = plotter.plot('M')
     figure.savefig(pathlib.Path('tricky.png'))  # mathtext would raise here
@@ -331,14 +329,14 @@ def test_import_and_use_leave_matplotlib_global_state_alone() -> None:
         """
         import sys
         import matplotlib
-        from drytorch.core import log_events
+        from drytorch.core import events
         from drytorch.trackers.matplotlib import MatPlotter
         from drytorch.trackers.plotly import PlotlyPlotter
 
         backend = dict.__getitem__(matplotlib.rcParams, 'backend')
         for plotter in (MatPlotter(), PlotlyPlotter()):
-            plotter.notify(log_events.MetricEvent('M', 'T', 1, {'L': 1.0}))
-            plotter.notify(log_events.EndEpochEvent('T', 'M', 1))
+            plotter.notify(events.MetricEvent('M', 'T', 1, {'L': 1.0}))
+            plotter.notify(events.EndEpochEvent('T', 'M', 1))
             plotter.plot('M')
         print(
             'matplotlib.pyplot' in sys.modules,
@@ -385,14 +383,14 @@ kernelspec:
 
 ```{code-cell} ipython3
 import datetime
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.trackers.matplotlib import MatPlotter
 from drytorch.trackers.plotly import PlotlyPlotter
 
 plotters = [MatPlotter(), PlotlyPlotter()]
 plotters[1].min_display_interval = 0  # every redraw updates its display
 for plotter in plotters:
-    plotter.notify(log_events.StartExperimentEvent(
+    plotter.notify(events.StartRunEvent(
         None, 'Exp', datetime.datetime.now(), 'r'))
 ```
 
@@ -400,11 +398,11 @@ for plotter in plotters:
 for epoch in range(1, 6):
     for plotter in plotters:
         for source in ('Trainer', 'Val'):
-            plotter.notify(log_events.MetricEvent(
+            plotter.notify(events.MetricEvent(
                 'M', source, epoch, {'Loss': 1 / epoch, 'Acc': epoch / 10}))
-        plotter.notify(log_events.EndEpochEvent('Trainer', 'M', epoch))
+        plotter.notify(events.EndEpochEvent('Trainer', 'M', epoch))
 for plotter in plotters:
-    plotter.notify(log_events.EndTrainingEvent('Trainer'))
+    plotter.notify(events.EndTrainingEvent('Trainer'))
 ```
 
 ```{code-cell} ipython3

@@ -34,7 +34,7 @@ from tiny_training import (
     train_then_resume,
 )
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.experiment import Experiment
 from drytorch.lib import evaluations
 from drytorch.lib.load import DataLoader
@@ -122,8 +122,8 @@ def start(
     resumed: bool = False,
     tags: list[str] | None = None,
     exp_name: str = EXP,
-) -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+) -> events.StartRunEvent:
+    return events.StartRunEvent(
         config=None,
         exp_name=exp_name,
         run_ts=RUN_TS,
@@ -134,14 +134,14 @@ def start(
     )
 
 
-def stop(run_id: str = 'r1') -> log_events.StopExperimentEvent:
-    return log_events.StopExperimentEvent(exp_name=EXP, run_id=run_id)
+def stop(run_id: str = 'r1') -> events.StopRunEvent:
+    return events.StopRunEvent(exp_name=EXP, run_id=run_id)
 
 
 def actor(
     source: str = 'Trainer', model: str = 'Lin'
-) -> log_events.ActorRegistrationEvent:
-    return log_events.ActorRegistrationEvent(
+) -> events.ActorRegistrationEvent:
+    return events.ActorRegistrationEvent(
         actor_name=source,
         actor_ts=ACTOR_TS,
         model_name=model,
@@ -152,8 +152,8 @@ def actor(
 
 def metric(
     epoch: int, source: str = 'Trainer', model: str = 'Lin', **values: float
-) -> log_events.MetricEvent:
-    return log_events.MetricEvent(
+) -> events.MetricEvent:
+    return events.MetricEvent(
         model_name=model,
         source_name=source,
         epoch=epoch,
@@ -161,8 +161,8 @@ def metric(
     )
 
 
-def end_epoch(epoch: int) -> log_events.EndEpochEvent:
-    return log_events.EndEpochEvent('Trainer', 'Lin', epoch)
+def end_epoch(epoch: int) -> events.EndEpochEvent:
+    return events.EndEpochEvent('Trainer', 'Lin', epoch)
 
 
 # ---------------------------------------------------------------- schema
@@ -331,15 +331,15 @@ def test_one_transaction_per_epoch_whatever_the_metrics(
 @pytest.mark.parametrize(
     'boundary',
     [
-        log_events.EndTestEvent('Test', 'Lin'),
-        log_events.StopExperimentEvent(exp_name=EXP, run_id='r1'),
+        events.EndTestEvent('Test', 'Lin'),
+        events.StopRunEvent(exp_name=EXP, run_id='r1'),
     ],
     ids=['end_test', 'stop'],
 )
 def test_other_flush_points(
     tracker: SQLConnection,
     engine: sqlalchemy.Engine,
-    boundary: log_events.Event,
+    boundary: events.Event,
 ) -> None:
     commits = CommitCounter(engine)
     tracker.notify(actor('Test'))
@@ -531,7 +531,7 @@ def test_failing_database_detaches_for_that_run_only(
         run = exp.create_run(run_id='r1').start()
     tiny_trainer().train(2)
     run.stop()
-    assert len(recorder.of_type(log_events.EndEpochEvent)) == 2
+    assert len(recorder.of_type(events.EndEpochEvent)) == 2
     assert 'SQLConnection' in exp.trackers.named_trackers
     blocker.rmdir()
     with exp.create_run(run_id='r2'):
@@ -620,7 +620,7 @@ def test_server_gone_mid_run(
             connection.execute(sqlalchemy.text('DROP TABLE logs'))
         with pytest.warns(exceptions.TrackerExceptionWarning):
             trainer.train(2)
-    assert len(recorder.of_type(log_events.EndEpochEvent)) == 3
+    assert len(recorder.of_type(events.EndEpochEvent)) == 3
 
 
 # ------------------------------------------------------- the pg fixture

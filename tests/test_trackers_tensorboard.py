@@ -34,7 +34,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.experiment import Experiment
 from drytorch.lib.learn import LearningSchema
 from drytorch.lib.load import DataLoader
@@ -69,8 +69,8 @@ def start(
     tags: list[str] | None = None,
     resumed: bool = False,
     exp_name: str = 'TinyExp',
-) -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+) -> events.StartRunEvent:
+    return events.StartRunEvent(
         config=NestedCfg() if config is None else config,
         exp_name=exp_name,
         run_ts=RUN_TS,
@@ -81,8 +81,8 @@ def start(
     )
 
 
-def stop(status: str = 'completed') -> log_events.StopExperimentEvent:
-    return log_events.StopExperimentEvent(
+def stop(status: str = 'completed') -> events.StopRunEvent:
+    return events.StopRunEvent(
         exp_name='TinyExp', run_id=RUN_ID, status=status
     )
 
@@ -93,8 +93,8 @@ def metric(
     name: str = 'MSE',
     source: str = 'Trainer',
     model: str = 'Lin',
-) -> log_events.MetricEvent:
-    return log_events.MetricEvent(
+) -> events.MetricEvent:
+    return events.MetricEvent(
         model_name=model,
         source_name=source,
         epoch=epoch,
@@ -102,8 +102,8 @@ def metric(
     )
 
 
-def end_epoch(epoch: int) -> log_events.EndEpochEvent:
-    return log_events.EndEpochEvent(
+def end_epoch(epoch: int) -> events.EndEpochEvent:
+    return events.EndEpochEvent(
         source_name='Trainer', model_name='Lin', epoch=epoch
     )
 
@@ -172,13 +172,11 @@ def test_events_are_flushed_at_epoch_end_without_closing(
     # The writer is still open: only the flush made the value readable.
     assert scalars(read(log_dir(tmp_path)), 'Lin/Trainer-MSE') == [(1, 0.25)]
     tracker.notify(
-        log_events.MetricEvent(
+        events.MetricEvent(
             model_name='Lin', source_name='Test', epoch=1, metrics={'MSE': 4}
         )
     )
-    tracker.notify(
-        log_events.EndTestEvent(source_name='Test', model_name='Lin')
-    )
+    tracker.notify(events.EndTestEvent(source_name='Test', model_name='Lin'))
     assert scalars(read(log_dir(tmp_path)), 'Lin/Test-MSE') == [(1, 4.0)]
     tracker.notify(stop())
 
@@ -187,7 +185,7 @@ def test_tensor_values_are_accepted(tmp_path: pathlib.Path) -> None:
     tracker = TensorBoard()
     tracker.notify(start(tmp_path))
     tracker.notify(
-        log_events.MetricEvent(
+        events.MetricEvent(
             model_name='Lin',
             source_name='Trainer',
             epoch=1,
@@ -240,7 +238,7 @@ def test_format_characters_in_names_are_kept_verbatim(
     tracker.notify(start(tmp_path))
     names = ['Top-1 (%)', 'a)b', '%(x)s', 'naïve {0}']
     tracker.notify(
-        log_events.MetricEvent(
+        events.MetricEvent(
             model_name='Lin',
             source_name='Val',
             epoch=3,

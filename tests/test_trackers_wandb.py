@@ -27,7 +27,7 @@ import wandb
 from conftest import Config
 from wandb.proto import wandb_internal_pb2
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.experiment import Experiment
 from drytorch.trackers import wandb as wandb_tracker
 from drytorch.trackers._external import SLASH_SUBSTITUTE
@@ -168,8 +168,8 @@ def metric(
     metrics: dict[str, float],
     source: str = 'Trainer',
     model: str = 'Lin',
-) -> log_events.MetricEvent:
-    return log_events.MetricEvent(
+) -> events.MetricEvent:
+    return events.MetricEvent(
         model_name=model, source_name=source, epoch=epoch, metrics=metrics
     )
 
@@ -377,7 +377,7 @@ def test_warns_when_wandb_does_not_continue_a_resumed_run(
 
     monkeypatch.setattr(wandb_tracker.wandb, 'init', fake_init)
     tracker = Wandb()
-    start = log_events.StartExperimentEvent(
+    start = events.StartRunEvent(
         config=Config(),
         exp_name='W',
         run_ts=datetime.datetime(2026, 1, 1),
@@ -390,7 +390,7 @@ def test_warns_when_wandb_does_not_continue_a_resumed_run(
     assert calls[0]['resume'] == 'allow'
     assert calls[0]['id'] == 'W_run1'
     assert calls[0]['dir'] == str(tmp_path)
-    tracker.notify(log_events.StopExperimentEvent(exp_name='W', run_id='run1'))
+    tracker.notify(events.StopRunEvent(exp_name='W', run_id='run1'))
 
 
 # ------------------------------------------------------------- naming

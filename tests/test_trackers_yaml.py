@@ -16,7 +16,7 @@ import pytest
 import yaml
 from torch import nn
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.trackers import yaml as yaml_tracker
 from drytorch.trackers.yaml import (
     MAX_LENGTH_PLAIN_REPR,
@@ -48,8 +48,8 @@ def start(
     run_id: str = RUN_ID,
     run_ts: datetime.datetime = RUN_TS,
     resumed: bool = False,
-) -> log_events.StartExperimentEvent:
-    return log_events.StartExperimentEvent(
+) -> events.StartRunEvent:
+    return events.StartRunEvent(
         config=Cfg() if config is None else config,
         exp_name='TinyExp',
         run_ts=run_ts,
@@ -59,8 +59,8 @@ def start(
     )
 
 
-def model_event(name: str = 'Lin') -> log_events.ModelRegistrationEvent:
-    return log_events.ModelRegistrationEvent(
+def model_event(name: str = 'Lin') -> events.ModelRegistrationEvent:
+    return events.ModelRegistrationEvent(
         model_name=name,
         model_ts=MODEL_TS,
         architecture_repr=LiteralStr(repr(nn.Linear(3, 1))),
@@ -69,8 +69,8 @@ def model_event(name: str = 'Lin') -> log_events.ModelRegistrationEvent:
 
 def actor_event(
     metadata: dict[str, Any], actor: str = 'Trainer', model: str = 'Lin'
-) -> log_events.ActorRegistrationEvent:
-    return log_events.ActorRegistrationEvent(
+) -> events.ActorRegistrationEvent:
+    return events.ActorRegistrationEvent(
         actor_name=actor,
         actor_ts=ACTOR_TS,
         model_name=model,
@@ -155,7 +155,7 @@ class TestLayout:
     def test_resumed_run_writes_again(self, tmp_path: pathlib.Path) -> None:
         dumper = YamlDumper()
         dumper.notify(start(tmp_path))
-        dumper.notify(log_events.StopExperimentEvent('TinyExp', RUN_ID))
+        dumper.notify(events.StopRunEvent('TinyExp', RUN_ID))
         later = RUN_TS + datetime.timedelta(hours=1)
         dumper.notify(start(tmp_path, run_ts=later, resumed=True))
         configs = sorted(p.name for p in run_dir(tmp_path).glob('config_*'))

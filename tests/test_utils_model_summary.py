@@ -12,7 +12,7 @@ from conftest import Config, RecordingTracker
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.experiment import Experiment
 from drytorch.lib.evaluations import Validation
 from drytorch.lib.learn import LearningSchema
@@ -169,7 +169,7 @@ def test_shapes_come_from_the_first_training_step_without_extra_forward(
             model, loader=loader(n=12, batch_size=4), metric=trainer.objective
         )()
         assert counting.calls == 8
-    (event,) = recorder.of_type(log_events.ModelShapesEvent)
+    (event,) = recorder.of_type(events.ModelShapesEvent)
     assert event.model_name == 'net'
     assert event.input_shape == '[8, 4]'
     assert event.shapes == {
@@ -206,7 +206,7 @@ def test_registration_carries_the_summary_and_details(
     with experiment.create_run():
         # on the CPU: autocast in bfloat16 (float16 on CUDA)
         Model(frozen_net(), name='net', device='cpu', mixed_precision=True)
-    (event,) = recorder.of_type(log_events.ModelRegistrationEvent)
+    (event,) = recorder.of_type(events.ModelRegistrationEvent)
     summary = event.summary
     assert summary is not None
     assert summary.total_params == 74
@@ -223,10 +223,10 @@ def test_a_failed_first_forward_keeps_watching(
         with pytest.raises(RuntimeError):
             model(torch.zeros(3, 5))  # wrong width
         assert _hooks(model.module) == 0
-        assert not recorder.of_type(log_events.ModelShapesEvent)
+        assert not recorder.of_type(events.ModelShapesEvent)
         model(torch.zeros(3, 4))
         model(torch.zeros(3, 4))
-    (event,) = recorder.of_type(log_events.ModelShapesEvent)
+    (event,) = recorder.of_type(events.ModelShapesEvent)
     assert event.shapes[''] == '[3, 2]'
 
 
@@ -249,7 +249,7 @@ def test_compiled_models_record_no_shapes(
         details = dict(model.summary().details)
     assert compiled
     assert details['Compiled'] == 'yes (output shapes not recorded)'
-    assert not recorder.of_type(log_events.ModelShapesEvent)
+    assert not recorder.of_type(events.ModelShapesEvent)
     assert model.output_shapes == {}
 
 

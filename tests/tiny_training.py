@@ -15,7 +15,7 @@ from conftest import RecordingTracker
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.experiment import Experiment
 from drytorch.lib.learn import LearningSchema
 from drytorch.lib.load import DataLoader
@@ -74,7 +74,7 @@ def logged_mse(
     """The (epoch, MSE) pairs that a source logged, in order."""
     return [
         (event.epoch, event.metrics['MSE'])
-        for event in recorder.of_type(log_events.MetricEvent)
+        for event in recorder.of_type(events.MetricEvent)
         if event.source_name == source
     ]
 

@@ -153,7 +153,7 @@ class ModelAverage(Model[_In, _Out]):
 
         Raises:
             ValueError: if both avg_fn and multi_avg_fn are given.
-            NoActiveExperimentError: outside a run.
+            NoActiveRunError: outside a run.
             TypeError: if ``torch_module`` is not an nn.Module.
         """  # noqa: D205
         if avg_fn is not None and multi_avg_fn is not None:
@@ -244,7 +244,7 @@ class AveragedModel(ModelAverage[_In, _Out], abc.ABC):
             **options: see :class:`ModelOptions`.
 
         Raises:
-            NoActiveExperimentError: outside a run.
+            NoActiveRunError: outside a run.
             TypeError: if ``torch_module`` is not an nn.Module, or for a
                 keyword argument that is not an option.
         """  # noqa: D205

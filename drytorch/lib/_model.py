@@ -84,7 +84,7 @@ class Model(Generic[_In, _Out]):
                 when torch.distributed is initialized.
 
         Raises:
-            NoActiveExperimentError: outside a run.
+            NoActiveRunError: outside a run.
             TypeError: if ``module`` is not an nn.Module.
             ModuleAlreadyRegisteredError: if a Model of another run wraps
                 the module. In the same run, the new Model replaces the

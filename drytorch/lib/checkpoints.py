@@ -54,7 +54,7 @@ def _rank() -> int:
 def _require_run() -> Any:
     try:
         return scope.require_run()
-    except exceptions.NoActiveExperimentError as error:
+    except exceptions.NoActiveRunError as error:
         raise exceptions.AccessOutsideScopeError() from error
 
 

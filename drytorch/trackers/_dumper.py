@@ -10,7 +10,7 @@ from __future__ import annotations
 import pathlib
 from typing import ClassVar
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.track import Tracker, on
 from drytorch.utils.files import safe_join
 
@@ -46,8 +46,8 @@ class Dumper(Tracker):
         self._resumed = False
         self._run_dir: pathlib.Path | None = None
 
-    @on(log_events.StartExperimentEvent)
-    def _dumper_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _dumper_on_start(self, event: events.StartRunEvent) -> None:
         par_dir = self._user_par_dir
         if par_dir is None:
             par_dir = pathlib.Path(event.par_dir)

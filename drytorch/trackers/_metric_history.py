@@ -11,7 +11,7 @@ import abc
 import math
 from typing import TypeAlias
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.track import Tracker, on
 
 __all__ = [
@@ -82,12 +82,12 @@ class MemoryMetrics(Tracker):
         self.metric_loader = metric_loader
         self.model_dict: dict[str, SourcedMetrics] = {}
 
-    @on(log_events.StartExperimentEvent)
-    def _memory_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _memory_on_start(self, event: events.StartRunEvent) -> None:
         self.model_dict = {}
 
-    @on(log_events.MetricEvent)
-    def _memory_on_metric(self, event: log_events.MetricEvent) -> None:
+    @on(events.MetricEvent)
+    def _memory_on_metric(self, event: events.MetricEvent) -> None:
         sources = self.model_dict.setdefault(event.model_name, {})
         epochs, logs = sources.setdefault(event.source_name, ([], {}))
         epoch = event.epoch
@@ -107,8 +107,8 @@ class MemoryMetrics(Tracker):
             if len(values) == n_previous:  # not logged at this epoch
                 values.append(math.nan)
 
-    @on(log_events.LoadModelEvent)
-    def _memory_on_load(self, event: log_events.LoadModelEvent) -> None:
+    @on(events.LoadModelEvent)
+    def _memory_on_load(self, event: events.LoadModelEvent) -> None:
         if self.metric_loader is None:
             return
         self.model_dict[event.model_name] = self.metric_loader.load_metrics(

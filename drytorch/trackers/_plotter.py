@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
-from drytorch.core import log_events
+from drytorch.core import events
 from drytorch.core.track import on
 from drytorch.trackers._metric_history import (
     MemoryMetrics,
@@ -98,20 +98,18 @@ class BasePlotter(MemoryMetrics, abc.ABC, Generic[_Plot]):
         self._notebook = NotebookDisplay()
         self._forget_plots()
 
-    @on(log_events.StartExperimentEvent)
-    def _plotter_on_start(
-        self, event: log_events.StartExperimentEvent
-    ) -> None:
+    @on(events.StartRunEvent)
+    def _plotter_on_start(self, event: events.StartRunEvent) -> None:
         self._notebook.reset()
         # plots handed out during the last run stay as they are
         self._forget_plots()
 
-    @on(log_events.EndEpochEvent)
-    def _plotter_on_epoch(self, event: log_events.EndEpochEvent) -> None:
+    @on(events.EndEpochEvent)
+    def _plotter_on_epoch(self, event: events.EndEpochEvent) -> None:
         self._redraw(event.model_name, event.epoch)
 
-    @on(log_events.EndTestEvent)
-    def _plotter_on_test(self, event: log_events.EndTestEvent) -> None:
+    @on(events.EndTestEvent)
+    def _plotter_on_test(self, event: events.EndTestEvent) -> None:
         histories = self.model_dict.get(event.model_name, {})
         last_epoch = max(
             (epochs[-1] for epochs, _ in histories.values() if epochs),
@@ -121,10 +119,8 @@ class BasePlotter(MemoryMetrics, abc.ABC, Generic[_Plot]):
         self._sync_plots()
         self._notebook.flush()
 
-    @on(log_events.EndTrainingEvent)
-    def _plotter_on_end_training(
-        self, event: log_events.EndTrainingEvent
-    ) -> None:
+    @on(events.EndTrainingEvent)
+    def _plotter_on_end_training(self, event: events.EndTrainingEvent) -> None:
         self._sync_plots()
         self._notebook.flush()
 

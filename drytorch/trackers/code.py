@@ -36,8 +36,8 @@ import sys
 import warnings
 from typing import Any
 
-from drytorch.core import exceptions, history, log_events
-from drytorch.core.registry import RunRegistry
+from drytorch.core import events, exceptions, history
+from drytorch.core.run_registry import RunRegistry
 from drytorch.core.track import Tracker, on
 from drytorch.utils import environment, files
 
@@ -91,8 +91,8 @@ class CodeRecorder(Tracker):
         self._earlier: list[tuple[int | None, str]] = []
         self._meta: dict[str, str] = {}
 
-    @on(log_events.StartExperimentEvent)
-    def _code_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _code_on_start(self, event: events.StartRunEvent) -> None:
         self._release()
         exp_dir = history.registry_dir(event.par_dir, event.exp_name)
         if RunRegistry(exp_dir).get(event.run_id) is None:
@@ -122,8 +122,8 @@ class CodeRecorder(Tracker):
         shell.events.register('post_run_cell', self._after_cell)
         self._save()
 
-    @on(log_events.StopExperimentEvent)
-    def _code_on_stop(self, event: log_events.StopExperimentEvent) -> None:
+    @on(events.StopRunEvent)
+    def _code_on_stop(self, event: events.StopRunEvent) -> None:
         if self._path is not None:
             self._save()
 

@@ -2,7 +2,7 @@
 
 :class:`CSVDumper` writes ``<par_dir>/csv_metrics/<exp>/<run part>/<model>/
 <source>.csv`` with the header ``"Model","Source","Epoch",<metric names>``
-and one row per :class:`~drytorch.core.log_events.MetricEvent`.
+and one row per :class:`~drytorch.core.events.MetricEvent`.
 
 Files only grow by whole lines. A row is written with one ``write`` of a
 complete line and reaches the operating system before the tracker returns,
@@ -28,7 +28,7 @@ import pathlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from drytorch.core import exceptions, history, log_events
+from drytorch.core import events, exceptions, history
 from drytorch.core.track import on
 from drytorch.trackers._dumper import Dumper
 from drytorch.trackers._metric_history import (
@@ -137,12 +137,12 @@ class CSVDumper(Dumper, MetricLoader):
         self.dialect = DryTorchDialect() if dialect is None else dialect
         self._files: dict[tuple[str, str], _OpenFile] = {}
 
-    @on(log_events.StartExperimentEvent)
-    def _csv_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _csv_on_start(self, event: events.StartRunEvent) -> None:
         self._close_files()
 
-    @on(log_events.MetricEvent)
-    def _csv_on_metric(self, event: log_events.MetricEvent) -> None:
+    @on(events.MetricEvent)
+    def _csv_on_metric(self, event: events.MetricEvent) -> None:
         key = (event.model_name, event.source_name)
         metrics = event.metrics
         open_file = self._files.get(key)

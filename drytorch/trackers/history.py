@@ -24,8 +24,8 @@ import os
 import pathlib
 import time
 
-from drytorch.core import exceptions, history, log_events
-from drytorch.core.registry import RunRegistry
+from drytorch.core import events, exceptions, history
+from drytorch.core.run_registry import RunRegistry
 from drytorch.core.track import Tracker, on
 from drytorch.utils import files
 
@@ -100,10 +100,8 @@ class HistoryWriter(Tracker):
         """The history file of the current run, if it has one."""
         return self._path
 
-    @on(log_events.StartExperimentEvent)
-    def _history_on_start(
-        self, event: log_events.StartExperimentEvent
-    ) -> None:
+    @on(events.StartRunEvent)
+    def _history_on_start(self, event: events.StartRunEvent) -> None:
         self._close()
         exp_dir = history.registry_dir(event.par_dir, event.exp_name)
         if RunRegistry(exp_dir).get(event.run_id) is None:
@@ -128,18 +126,16 @@ class HistoryWriter(Tracker):
         }
         self._write([history.encode_line(record)], sync=True)
 
-    @on(log_events.StartTrainingEvent)
-    def _history_on_training(
-        self, event: log_events.StartTrainingEvent
-    ) -> None:
+    @on(events.StartTrainingEvent)
+    def _history_on_training(self, event: events.StartTrainingEvent) -> None:
         self._trainers.add(event.source_name)
 
-    @on(log_events.StartEpochEvent)
-    def _history_on_epoch(self, event: log_events.StartEpochEvent) -> None:
+    @on(events.StartEpochEvent)
+    def _history_on_epoch(self, event: events.StartEpochEvent) -> None:
         self._in_epoch = True
 
-    @on(log_events.MetricEvent)
-    def _history_on_metric(self, event: log_events.MetricEvent) -> None:
+    @on(events.MetricEvent)
+    def _history_on_metric(self, event: events.MetricEvent) -> None:
         if self._fd is None:
             return
         source = event.source_name
@@ -168,31 +164,29 @@ class HistoryWriter(Tracker):
         if not self._in_epoch:
             self._flush(sync=True)
 
-    @on(log_events.EndEpochEvent)
-    def _history_on_end_epoch(self, event: log_events.EndEpochEvent) -> None:
+    @on(events.EndEpochEvent)
+    def _history_on_end_epoch(self, event: events.EndEpochEvent) -> None:
         self._in_epoch = False
         self._flush(sync=False)
 
-    @on(log_events.EndTrainingEvent)
-    def _history_on_end_training(
-        self, event: log_events.EndTrainingEvent
-    ) -> None:
+    @on(events.EndTrainingEvent)
+    def _history_on_end_training(self, event: events.EndTrainingEvent) -> None:
         # an epoch cut short by an error or an interrupt is not recorded
         self._pending.clear()
         self._in_epoch = False
         self._flush(sync=True)
 
-    @on(log_events.StopExperimentEvent)
-    def _history_on_stop(self, event: log_events.StopExperimentEvent) -> None:
+    @on(events.StopRunEvent)
+    def _history_on_stop(self, event: events.StopRunEvent) -> None:
         if self._fd is None:
             return
         self._pending.clear()
         record = {'kind': 'stop', 'time': time.time(), 'status': event.status}
         self._write([history.encode_line(record)], sync=True)
 
-    @on(log_events.InterruptedTrainingEvent)
+    @on(events.InterruptedTrainingEvent)
     def _history_on_interrupt(
-        self, event: log_events.InterruptedTrainingEvent
+        self, event: events.InterruptedTrainingEvent
     ) -> None:
         if self._fd is None:
             return

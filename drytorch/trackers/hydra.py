@@ -34,7 +34,7 @@ except ImportError as _error:
     )
     raise ImportError(_msg, name='hydra') from _error
 
-from drytorch.core import exceptions, log_events, naming
+from drytorch.core import events, exceptions, naming
 from drytorch.core.track import on
 from drytorch.trackers._dumper import Dumper
 from drytorch.utils.files import safe_join
@@ -116,8 +116,8 @@ class HydraLink(Dumper):
             raise exceptions.AccessOutsideScopeError()
         return self._link
 
-    @on(log_events.StartExperimentEvent)
-    def _hydra_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _hydra_on_start(self, event: events.StartRunEvent) -> None:
         target = self.hydra_dir
         if not target.is_dir():
             msg = f'the Hydra output folder {target} does not exist.'
@@ -135,8 +135,8 @@ class HydraLink(Dumper):
         self._link = link
         self._target = target
 
-    @on(log_events.StopExperimentEvent)
-    def _hydra_on_stop(self, event: log_events.StopExperimentEvent) -> None:
+    @on(events.StopRunEvent)
+    def _hydra_on_stop(self, event: events.StopRunEvent) -> None:
         link, target = self._link, self._target
         if not self.copy_hydra or link is None or target is None:
             return

@@ -40,7 +40,7 @@ except ImportError as _error:
     _msg = "The SQL tracker needs the 'sql' extra: pip install 'drytorch[sql]'"
     raise ImportError(_msg, name='sqlalchemy') from _error
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.track import Tracker, on
 from drytorch.trackers._metric_history import MetricLoader, SourcedMetrics
 from drytorch.trackers._sql_schema import (
@@ -153,8 +153,8 @@ class SQLConnection(Tracker, MetricLoader):
             session.expunge(row)
         return row
 
-    @on(log_events.StartExperimentEvent)
-    def _sql_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _sql_on_start(self, event: events.StartRunEvent) -> None:
         self._forget_run()
         par_dir = pathlib.Path(event.par_dir).resolve()
         engine = self._engine_for(par_dir)
@@ -166,8 +166,8 @@ class SQLConnection(Tracker, MetricLoader):
             # another process inserted the same experiment/run meanwhile
             self._run_row_id = self._register_run(engine, event, par_dir)
 
-    @on(log_events.ActorRegistrationEvent)
-    def _sql_on_actor(self, event: log_events.ActorRegistrationEvent) -> None:
+    @on(events.ActorRegistrationEvent)
+    def _sql_on_actor(self, event: events.ActorRegistrationEvent) -> None:
         key = (
             event.model_name,
             event.model_ts,
@@ -178,8 +178,8 @@ class SQLConnection(Tracker, MetricLoader):
         if key not in self._source_ids:
             self._pending_sources[key] = None
 
-    @on(log_events.MetricEvent)
-    def _sql_on_metric(self, event: log_events.MetricEvent) -> None:
+    @on(events.MetricEvent)
+    def _sql_on_metric(self, event: events.MetricEvent) -> None:
         self._require_run()
         names = (event.model_name, event.source_name)
         key = self._latest_source.get(names)
@@ -195,11 +195,11 @@ class SQLConnection(Tracker, MetricLoader):
             self.flush()
 
     @on(
-        log_events.EndEpochEvent,
-        log_events.EndTestEvent,
-        log_events.StopExperimentEvent,
+        events.EndEpochEvent,
+        events.EndTestEvent,
+        events.StopRunEvent,
     )
-    def _sql_on_boundary(self, event: log_events.Event) -> None:
+    def _sql_on_boundary(self, event: events.Event) -> None:
         self.flush()
 
     def flush(self) -> None:
@@ -300,7 +300,7 @@ class SQLConnection(Tracker, MetricLoader):
     def _register_run(
         self,
         engine: sqlalchemy.Engine,
-        event: log_events.StartExperimentEvent,
+        event: events.StartRunEvent,
         par_dir: pathlib.Path,
     ) -> int:
         """Find or insert the experiment, its tags and the run."""

@@ -50,7 +50,7 @@ except ImportError as _error:
     )
     raise ImportError(_msg, name='tensorboard') from _error
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.track import on
 from drytorch.trackers._dumper import Dumper
 from drytorch.trackers._external import (
@@ -133,8 +133,8 @@ class TensorBoard(Dumper):
         """The address of the server started by the tracker, if any."""
         return self._server_url
 
-    @on(log_events.StartExperimentEvent)
-    def _tb_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _tb_on_start(self, event: events.StartRunEvent) -> None:
         log_dir = self.run_dir
         # Fails here, clearly, when a file is in the way.
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -152,8 +152,8 @@ class TensorBoard(Dumper):
         if self.start_server:
             self._launch_server()
 
-    @on(log_events.MetricEvent)
-    def _tb_on_metric(self, event: log_events.MetricEvent) -> None:
+    @on(events.MetricEvent)
+    def _tb_on_metric(self, event: events.MetricEvent) -> None:
         writer = self.writer
         add_scalar = writer.add_scalar
         prefix = (
@@ -164,12 +164,12 @@ class TensorBoard(Dumper):
         for name, value in event.metrics.items():
             add_scalar(prefix + escape_name(name), value, global_step=epoch)
 
-    @on(log_events.EndEpochEvent, log_events.EndTestEvent)
-    def _tb_flush(self, event: log_events.Event) -> None:
+    @on(events.EndEpochEvent, events.EndTestEvent)
+    def _tb_flush(self, event: events.Event) -> None:
         self.writer.flush()
 
-    @on(log_events.StopExperimentEvent)
-    def _tb_on_stop(self, event: log_events.StopExperimentEvent) -> None:
+    @on(events.StopRunEvent)
+    def _tb_on_stop(self, event: events.StopRunEvent) -> None:
         writer = self.writer
         success = event.status == 'completed'
         writer._get_file_writer().add_summary(_session_end(success))

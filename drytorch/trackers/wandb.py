@@ -13,7 +13,7 @@ Needs the ``wandb`` extra (``pip install 'drytorch[wandb]'``).
 * ``config``: the ``recursive_repr`` of the configuration;
 * ``tags``: the experiment's tags (and the settings' run tags).
 
-Each :class:`~drytorch.core.log_events.MetricEvent` is logged as
+Each :class:`~drytorch.core.events.MetricEvent` is logged as
 ``<model>/<source>-<metric>`` (a ``/`` inside a name is written U+2215,
 see :mod:`drytorch.trackers._external`) together with the step metric
 ``Progress/<model>`` = the model's epoch, declared with ``define_metric``,
@@ -39,7 +39,7 @@ except ImportError as _error:
     _msg = "W&B tracker needs the 'wandb' extra: pip install 'drytorch[wandb]'"
     raise ImportError(_msg, name='wandb') from _error
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.track import on
 from drytorch.trackers._dumper import Dumper
 from drytorch.trackers._external import config_repr, escape_name, metric_tag
@@ -148,8 +148,8 @@ class Wandb(Dumper):
             raise exceptions.AccessOutsideScopeError()
         return self._run
 
-    @on(log_events.StartExperimentEvent)
-    def _wandb_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _wandb_on_start(self, event: events.StartRunEvent) -> None:
         par_dir = self.par_dir
         wandb_dir = safe_join(par_dir, self.folder_name)
         # W&B falls back to a temporary folder when it cannot write in
@@ -188,8 +188,8 @@ class Wandb(Dumper):
             )
             warnings.warn(WandbWarning(problem), stacklevel=2)
 
-    @on(log_events.MetricEvent)
-    def _wandb_on_metric(self, event: log_events.MetricEvent) -> None:
+    @on(events.MetricEvent)
+    def _wandb_on_metric(self, event: events.MetricEvent) -> None:
         run = self.run
         defined = self._defined
         model_name = event.model_name
@@ -207,8 +207,8 @@ class Wandb(Dumper):
             data[key] = value
         run.log(data)
 
-    @on(log_events.StopExperimentEvent)
-    def _wandb_on_stop(self, event: log_events.StopExperimentEvent) -> None:
+    @on(events.StopRunEvent)
+    def _wandb_on_stop(self, event: events.StopRunEvent) -> None:
         run, self._run = self._run, None
         if run is not None:
             run.finish(exit_code=0 if event.status == 'completed' else 1)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from drytorch.core import exceptions, log_events
+from drytorch.core import events, exceptions
 from drytorch.core.track import on
 from drytorch.trackers._dumper import Dumper
 from drytorch.utils.files import atomic_write_text, safe_join
@@ -225,8 +225,8 @@ class YamlDumper(Dumper):
 
     folder_name = 'metadata'
 
-    @on(log_events.StartExperimentEvent)
-    def _yaml_on_start(self, event: log_events.StartExperimentEvent) -> None:
+    @on(events.StartRunEvent)
+    def _yaml_on_start(self, event: events.StartRunEvent) -> None:
         try:
             config = recursive_repr(event.config, depth=CONFIG_DEPTH)
         except RecursionError:
@@ -235,14 +235,14 @@ class YamlDumper(Dumper):
         file_name = f'config_{event.run_ts.strftime(TS_FMT)}.yaml'
         self._write(safe_join(self.run_dir, file_name), config)
 
-    @on(log_events.ModelRegistrationEvent)
-    def _yaml_on_model(self, event: log_events.ModelRegistrationEvent) -> None:
+    @on(events.ModelRegistrationEvent)
+    def _yaml_on_model(self, event: events.ModelRegistrationEvent) -> None:
         folder = self._model_folder(event.model_name, event.model_ts)
         architecture = LiteralStr(event.architecture_repr)
         self._write(safe_join(folder, 'architecture.yaml'), architecture)
 
-    @on(log_events.ActorRegistrationEvent)
-    def _yaml_on_actor(self, event: log_events.ActorRegistrationEvent) -> None:
+    @on(events.ActorRegistrationEvent)
+    def _yaml_on_actor(self, event: events.ActorRegistrationEvent) -> None:
         folder = self._model_folder(event.model_name, event.model_ts)
         file_name = f'{event.actor_name}_{event.actor_ts.strftime(TS_FMT)}'
         self._write(safe_join(folder, f'{file_name}.yaml'), event.metadata)
