@@ -115,7 +115,6 @@ class DrytorchMagics(Magics):
 
     Attributes:
         watcher: the order in which experiments appeared in the notebook.
-        on_run_start: called after every run the magics start.
         panel: the panel tracker the extension added, if any.
     """
 
@@ -123,19 +122,16 @@ class DrytorchMagics(Magics):
         self,
         shell: InteractiveShell,
         watcher: ExperimentWatcher,
-        on_run_start: Callable[[], None] = lambda: None,
         panel: object = None,
     ) -> None:
         """Args:
         shell: the IPython shell.
         watcher: the order in which experiments appeared in the notebook.
-        on_run_start: called after every run the magics start.
         panel: the panel tracker the extension added, if any: while it
             shows the run live, starting and stopping print nothing.
         """  # noqa: D205
         super().__init__(shell)
         self.watcher = watcher
-        self.on_run_start = on_run_start
         self.panel = panel
 
     @property
@@ -147,8 +143,6 @@ class DrytorchMagics(Magics):
         """post_run_cell callback: note the experiments the cell created."""
         del result
         self.watcher.scan(self._namespace)
-        if _commands.active_run() is not None:
-            self.on_run_start()  # a run the cell started by hand
 
     def _experiment(self, name: str | None) -> Experiment[Any]:
         try:
@@ -204,7 +198,6 @@ class DrytorchMagics(Magics):
             run = _commands.start_run(experiment, run_id=run_id, resume=resume)
         except exceptions.DryTorchError as error:
             raise self._refusal(error) from None
-        self.on_run_start()
         if self._panel_is_live():
             return  # the panel, displayed by now, says it: no extra text
         action = 'Resumed' if run.resumed else 'Started'
@@ -259,7 +252,6 @@ class DrytorchMagics(Magics):
                 )
             except exceptions.DryTorchError as error:
                 raise self._refusal(error) from None
-            self.on_run_start()
             return execute_cell(self.shell, cell)
 
     @line_magic
