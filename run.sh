@@ -8,8 +8,8 @@
 #
 # Needs only python3 (with venv and pip). The first call creates .venv and
 # installs the project; later calls reuse it until pyproject.toml changes.
-# What some tests need besides (a PostgreSQL server, Chromium, the
-# Colab-like .venv-w7) is set up when the selected tests need it.
+# What some tests need besides .venv (a PostgreSQL server, Chromium, the
+# Colab-like .venv-w7) is set up only when the selected tests need it.
 set -euo pipefail
 
 cd "$(dirname "$0")"
