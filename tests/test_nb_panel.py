@@ -344,6 +344,7 @@ def test_updates_are_throttled_to_at_most_10_messages_per_second(
     assert any('value' in state for state in states)  # bars did move
 
 
+@counts_updates
 def test_a_real_training_sends_at_most_10_messages_per_second(
     sends: list[dict[str, Any]],
 ) -> None:
