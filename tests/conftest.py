@@ -7,7 +7,8 @@ Markers, added here from what a test uses, so that ``-m`` selects by them
 and ``./run.sh test`` sets up only what the selected tests need:
 
 * ``postgres``: a PostgreSQL server (its module imports
-  ``pg_server.postgres_url_fixture``);
+  ``pg_server.postgres_url_fixture``, and it asks for ``postgres_url`` or
+  has a ``'postgresql'`` parameter);
 * ``browser``: Chromium (it asks for a ``browser`` fixture);
 * ``w7``: the Colab-like environment ``.venv-w7`` (ipywidgets 7, IPython
   7.34), named by ``DRYTORCH_NB_W7_PYTHON``;
@@ -51,15 +52,19 @@ def _needs(item: pytest.Item) -> set[str]:
     needs = {
         marker.name for marker in item.iter_markers() if marker.name in NEEDS
     }
-    module = getattr(item, 'module', None)
-    if hasattr(module, 'postgres_url_fixture'):
-        needs.add('postgres')
     fixtures = set(getattr(item, 'fixturenames', ()))
+    callspec = getattr(item, 'callspec', None)
+    params = callspec.params if callspec else {}
+    # the server is asked for directly, or through a fixture parametrized
+    # over databases that calls getfixturevalue('postgres_url')
+    module = getattr(item, 'module', None)
+    if hasattr(module, 'postgres_url_fixture') and (
+        'postgres_url' in fixtures or 'postgresql' in params.values()
+    ):
+        needs.add('postgres')
     if 'browser' in fixtures:
         needs.add('browser')
-    callspec = getattr(item, 'callspec', None)
-    kernel = callspec.params.get('kernel_python') if callspec else None
-    if 'w7_python' in fixtures or kernel == 'ipywidgets7':
+    if 'w7_python' in fixtures or params.get('kernel_python') == 'ipywidgets7':
         needs.add('w7')
     return needs
 
