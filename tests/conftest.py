@@ -159,7 +159,7 @@ def _isolate(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv('DRYTORCH_INIT_MODE', raising=False)
     saved = dict(track.DEFAULT_TRACKERS)
-    ready = track._defaults_ready
+    chosen = track.default_setup.chosen
     track.DEFAULT_TRACKERS.clear()
     track.mark_defaults_ready()
     with _restored_logging():
@@ -169,7 +169,7 @@ def _isolate(
         run.finish('failed')
     track.DEFAULT_TRACKERS.clear()
     track.DEFAULT_TRACKERS.update(saved)
-    track._defaults_ready = ready
+    track.default_setup.chosen = chosen
 
 
 @pytest.fixture

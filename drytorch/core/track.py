@@ -341,8 +341,5 @@ def __getattr__(name: str) -> Any:
         from drytorch.core.metadata import MetadataManager
 
         return MetadataManager
-    if name == '_defaults_ready':
-        # read by tests/conftest.py until it uses default_setup.chosen
-        return default_setup.chosen
     msg = f'module {__name__!r} has no attribute {name!r}'
     raise AttributeError(msg)
