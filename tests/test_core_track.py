@@ -309,3 +309,17 @@ def test_a_progress_callback_follows_the_pass(config: Config) -> None:
     assert sum(n_batches for _, _, n_batches in recorder.calls) == 3
     assert all(n_processes == 1 for _, n_processes, _ in recorder.calls)
     assert recorder.calls[-1][0] == {'Zero': 0.0}
+
+
+def test_a_run_lists_the_trackers_it_notifies(
+    config: Config, recorder: RecordingTracker
+) -> None:
+    exp = Experiment(config, name='E')
+    exp.trackers.subscribe(recorder)
+    run = exp.create_run(run_id='r')
+    assert run.trackers == ()
+    with run:
+        assert recorder in run.trackers
+        late = SingleDispatch()
+        exp.trackers.subscribe(late)
+        assert run.trackers[-1] is late

@@ -279,6 +279,17 @@ class Run(Generic[_T]):
         """Creation time as ``%Y-%m-%d@%Hh%Mm%Ss``."""
         return self.created_at.strftime(TS_FMT)
 
+    @property
+    def trackers(self) -> tuple[track.Tracker, ...]:
+        """The trackers the run notifies, in order (none before its start).
+
+        A tracker detached after failing is no longer among them.
+        """
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return ()
+        return tuple(dispatcher.named_trackers.values())
+
     def is_active(self) -> bool:
         """Whether the run is running."""
         return self.status == 'running'

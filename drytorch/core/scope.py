@@ -60,9 +60,10 @@ class ActiveRun(Protocol):
     """What the library uses of the active run (a ``Run``)."""
 
     id: str
-    # the run's dispatcher (a track.EventDispatcher, or None before the
-    # start), which Tracker.get_current reads
-    _dispatcher: Any
+
+    @property
+    def trackers(self) -> tuple[Any, ...]:
+        """The trackers the run notifies, in order."""
 
     @property
     def metadata_manager(self) -> RunNames:

@@ -171,12 +171,10 @@ class Tracker:
                 no instance of this class.
         """
         run = scope.active_run()
-        # the run's own dispatcher: it has dropped the trackers that failed
-        dispatcher = None if run is None else run._dispatcher
-        if dispatcher is not None:
-            for tracker in reversed(dispatcher.named_trackers.values()):
-                if type(tracker) is cls:
-                    return tracker  # type: ignore[return-value]
+        # the run's own trackers: those that failed are dropped from them
+        for tracker in reversed(() if run is None else run.trackers):
+            if type(tracker) is cls:
+                return tracker  # type: ignore[no-any-return]
         raise exceptions.TrackerNotUsedError(cls.__name__)
 
 
