@@ -177,25 +177,6 @@ class TrackerExceptionWarning(DryTorchWarning):
 
 
 # their public path: tracebacks and pickles name it
-for _cls in (
-    CannotStoreOutputWarning,
-    ComputedBeforeUpdatedWarning,
-    DistributedDatasetNotDivisibleWarning,
-    DistributedStorageWarning,
-    ExperimentalFeatureWarning,
-    FailedOptionalImportWarning,
-    ModuleNotDistributedWarning,
-    NoPreviousRunsWarning,
-    NotExistingRunWarning,
-    ObjectiveSyncWarning,
-    OptimizerNotLoadedWarning,
-    PastEpochWarning,
-    RegistryFileIgnoredWarning,
-    RunAlreadyCompletedWarning,
-    RunAlreadyRunningWarning,
-    RunNotStartedWarning,
-    TerminatedTrainingWarning,
-    TrackerExceptionWarning,
-):
-    _cls.__module__ = PUBLIC_MODULE
-del _cls
+for _name in __all__:
+    globals()[_name].__module__ = PUBLIC_MODULE
+del _name
