@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -30,7 +29,13 @@ from typing import IO, Any, Literal
 
 from drytorch.core import events
 from drytorch.core.track import Tracker, on
-from drytorch_nb import _bars, _cards, _env, _render, _snapshot, _text
+from drytorch_nb import _cards, _env, _render, _snapshot, _text
+from drytorch_nb._cell_view import (
+    CellView,
+    display_html,
+    display_raw,
+    html_object,
+)
 from drytorch_nb._schedule import Scheduler
 from drytorch_nb._state import ActorInfo, PanelState, PassProgress
 from drytorch_nb._widgets import LiveView
@@ -114,9 +119,7 @@ class NotebookPanel(Tracker):
         self._handle: Any = None
         self._cell_hook: Any = None
         self._panel_cell: int | None = None
-        self._compact_cell: int | None = None
-        self._compact: tuple[Any, Any] | None = None
-        self._compact_trained = False
+        self._cell_view = CellView(clock)
         self._text_mode = True
         self._last_snapshot = ''
 
@@ -299,7 +302,7 @@ class NotebookPanel(Tracker):
         state.terminated = ''
         self._log(event)
         self._show_compact()
-        self._compact_trained = True
+        self._cell_view.trained = True
         self._sync()
 
     @on(events.StartEpochEvent)
@@ -407,47 +410,14 @@ class NotebookPanel(Tracker):
         self._end_compact()
 
     def _show_compact(self) -> None:
-        """Show the progress in the running cell, if the panel is elsewhere.
-
-        One compact view per cell: the progress widget of the panel, shown
-        a second time. When the cell ends it becomes static HTML.
-        """
+        """Show the progress in the running cell too (see ``_cell_view``)."""
         scheduler = self._scheduler
-        if scheduler is None or self._cell_hook is None:
-            return
-        cell = getattr(_env.ipython_shell(), 'execution_count', None)
-        if cell is None or cell in (self._panel_cell, self._compact_cell):
-            return
-        self._end_compact()
-        view = scheduler.view
-        box = view.compact()
-        self._compact = (
-            box,
-            _display_raw(
-                view.mime_bundle('drytorch progress (see the run panel)', box)
-            ),
-        )
-        self._compact_cell = cell
-        self._compact_trained = False
+        if scheduler is not None and self._cell_hook is not None:
+            self._cell_view.show(scheduler, self._panel_cell)
 
     def _end_compact(self) -> None:
-        """Replace the cell's compact view by the bars as they ended."""
-        compact, self._compact = self._compact, None
-        self._compact_cell = None
-        trained = self._compact_trained
-        scheduler, state = self._scheduler, self._state
-        if compact is None:
-            return
-        box, handle = compact
-        try:
-            if handle is not None and state is not None:
-                html_text = _bars.bars_html(
-                    state, self._clock(), metrics=True, epochs=trained
-                )
-                handle.update(_html_object(html_text))
-        finally:
-            if scheduler is not None:
-                scheduler.view.close_compact(box)
+        """Turn the running cell's progress view into static HTML."""
+        self._cell_view.end(self._state, self._scheduler)
 
     def _ensure_state(self) -> PanelState:
         state = self._state
@@ -479,7 +449,7 @@ class NotebookPanel(Tracker):
             view.close()  # they would show 'Error displaying widget'
             return False
         self._scheduler = Scheduler(view, self.progress_hz, self.chart_hz, now)
-        self._handle = _display_raw(
+        self._handle = display_raw(
             view.mime_bundle(
                 f'drytorch panel of run {state.run_id} ({state.exp_name}); '
                 'replaced by a static snapshot when the run stops.'
@@ -540,31 +510,9 @@ class NotebookPanel(Tracker):
         if scheduler is not None:
             try:
                 if handle is not None:
-                    handle.update(_html_object(html_text))
+                    handle.update(html_object(html_text))
             finally:
                 scheduler.view.close()
         elif _env.in_kernel():
             # no widgets, but a notebook: show the final panel once
-            _display_html(html_text)
-
-
-def _display_raw(bundle: dict[str, Any]) -> Any:
-    """Publish a mime bundle with a display id; its handle (or None)."""
-    try:
-        display_module = importlib.import_module('IPython.display')
-    except ImportError:
-        return None
-    return display_module.display(bundle, raw=True, display_id=True)
-
-
-def _html_object(text: str) -> Any:
-    display_module = importlib.import_module('IPython.display')
-    return display_module.HTML(text)
-
-
-def _display_html(text: str) -> None:
-    try:
-        display_module = importlib.import_module('IPython.display')
-    except ImportError:
-        return
-    display_module.display(display_module.HTML(text))
+            display_html(html_text)
