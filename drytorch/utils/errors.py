@@ -117,14 +117,7 @@ class RecursionWarning(DryTorchWarning):
     msg_fmt = 'Metadata extraction hit a recursive structure; skipped.'
 
 
-for _cls in (
-    DryTorchError,
-    DryTorchWarning,
-    EmptyHistoryError,
-    FuncNotApplicableError,
-    InvalidNameError,
-    NamedTupleOnlyError,
-    RecursionWarning,
-):
-    _cls.__module__ = PUBLIC_MODULE
-del _cls
+# the public path (see the module docstring)
+for _name in __all__:
+    globals()[_name].__module__ = PUBLIC_MODULE
+del _name
