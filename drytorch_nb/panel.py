@@ -16,6 +16,11 @@ status line and the charts at most ``chart_hz`` times per second, each
 widget in one ``hold_sync`` message and only when it changed (with the
 defaults, about 6 messages per second at most). When a cell ends during a
 run, what changed is sent at once (IPython's ``post_run_cell`` hook).
+
+The module is a little over 500 lines because it is one class, the
+handler of every event the panel shows: drawing lives in ``_render``,
+``_bars``, ``_cards`` and ``_snapshot``, the training cell's view in
+``_cell_view``, and what is left reads best as one table of handlers.
 """
 
 from __future__ import annotations
