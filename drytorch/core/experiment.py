@@ -334,12 +334,11 @@ class Run(Generic[_T]):
                 else track.EventDispatcher(experiment.name)
             )
             scope.enter(self)
-            exit_hooks.install()
         try:
             self.publish(self._start_event())
         finally:
-            # again, after the trackers heard of the start: what they
-            # registered with atexit meanwhile then runs after the hook
+            # after the trackers heard of the start: what they registered
+            # with atexit meanwhile then runs after the hook
             exit_hooks.install()
         return self
 
