@@ -313,6 +313,31 @@ def test_swa_model_averages_once_per_epoch_from_start(config: Config):
         assert torch.equal(model(inputs), model.averaged_module(inputs))
 
 
+def test_averaged_models_take_their_options_by_position(config: Config):
+    # rc11 declared name, device, checkpoint, mixed_precision (and decay)
+    # as ordinary parameters: notebooks may pass them by position
+    from drytorch.lib.checkpoints import LocalCheckpoint
+    from drytorch.lib.models import EMAModel, SWAModel
+
+    with Experiment(config, name='Positional').create_run():
+        checkpoint = LocalCheckpoint()
+        ema = EMAModel(nn.Linear(2, 1), 'ema', 'cpu', checkpoint, False, 0.5)
+        assert (ema.name, ema.decay, ema.device) == (
+            'ema',
+            0.5,
+            torch.device('cpu'),
+        )
+        assert ema.checkpoint is checkpoint
+        swa = SWAModel(nn.Linear(2, 1), 3, 'swa', 'cpu', None, True)
+        assert (swa.name, swa.start_epoch, swa.mixed_precision) == (
+            'swa',
+            3,
+            True,
+        )
+        with pytest.raises(TypeError, match='multiple values'):
+            EMAModel(nn.Linear(2, 1), 'e2', 'cpu', device='cpu')
+
+
 # local_ops
 
 

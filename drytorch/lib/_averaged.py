@@ -28,6 +28,7 @@ from torch import nn
 
 from drytorch.core.protocols import CheckpointProtocol
 from drytorch.lib._model import Model
+from drytorch.lib._positional import reference_positionals
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -231,6 +232,7 @@ class ModelOptions(TypedDict, total=False):
 class AveragedModel(ModelAverage[_In, _Out], abc.ABC):
     """A model average whose subclass chooses the averaging function."""
 
+    @reference_positionals('device', 'checkpoint', 'mixed_precision')
     def __init__(
         self,
         torch_module: nn.Module,
@@ -273,6 +275,7 @@ class EMAModel(AveragedModel[_In, _Out]):
         decay: the weight of the average at each update, in [0, 1).
     """
 
+    @reference_positionals('device', 'checkpoint', 'mixed_precision', 'decay')
     def __init__(
         self,
         torch_module: nn.Module,
@@ -308,6 +311,7 @@ class SWAModel(AveragedModel[_In, _Out]):
         start_epoch: the first epoch whose final weights are averaged.
     """
 
+    @reference_positionals('device', 'checkpoint', 'mixed_precision')
     def __init__(
         self,
         torch_module: nn.Module,

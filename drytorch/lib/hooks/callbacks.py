@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from drytorch.lib._positional import reference_positionals
 from drytorch.lib.hooks.monitoring import (
     MetricMonitor,
     MonitoringHook,
-    reference_positionals,
 )
 from drytorch.lib.hooks.registry import _check_int
 

@@ -17,7 +17,6 @@ aliases.
 
 from __future__ import annotations
 
-import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import (
@@ -27,10 +26,10 @@ from typing import (
     Literal,
     TypedDict,
     TypeVar,
-    cast,
 )
 
 from drytorch.core import exceptions
+from drytorch.lib._positional import reference_positionals
 from drytorch.lib.hooks.registry import TrainerHook
 from drytorch.lib.objectives import MetricTracker
 
@@ -47,12 +46,10 @@ __all__ = [
     'MonitorOptions',
     'MonitoringHook',
     'get_last',
-    'reference_positionals',
 ]
 
 _Out = TypeVar('_Out')
 _Tgt = TypeVar('_Tgt')
-_Init = TypeVar('_Init', bound=Callable[..., None])
 
 BestIs = Literal['auto', 'higher', 'lower']
 FilterFn = Callable[[Sequence[float]], float]
@@ -88,56 +85,6 @@ def _check_options(options: Mapping[str, Any]) -> None:
     if unknown:
         msg = f'Unexpected keyword argument(s): {", ".join(unknown)}.'
         raise TypeError(msg)
-
-
-def reference_positionals(*names: str) -> Callable[[_Init], _Init]:
-    """Let a constructor take its options by position, in the old order.
-
-    The reference releases declared every monitoring option as an ordinary
-    parameter, so ``EarlyStoppingCallback('loss', None, 1e-3, 5)`` was a
-    valid call. Here the options are keyword arguments declared once (see
-    :class:`MonitorOptions`); this decorator maps the positional arguments
-    past the declared ones onto ``names``, in order, so those calls keep
-    working at run time (type checkers see the keyword form, which new
-    code should use).
-
-    Args:
-        names: the keywords the extra positional arguments stand for.
-
-    Returns:
-        A decorator for ``__init__``.
-    """
-
-    def decorate(init: _Init) -> _Init:
-        code = init.__code__
-        # parameters that are positional anyway, self included
-        declared = code.co_argcount
-
-        @functools.wraps(init)
-        def wrapper(self: object, *args: Any, **kwargs: Any) -> None:
-            extra = args[declared - 1 :]
-            if extra:
-                if len(extra) > len(names):
-                    most = declared - 1 + len(names)
-                    msg = (
-                        f'{init.__qualname__}() takes at most {most} '
-                        f'positional arguments, got {len(args)}.'
-                    )
-                    raise TypeError(msg)
-                for name, value in zip(names, extra, strict=False):
-                    if name in kwargs:
-                        msg = (
-                            f'{init.__qualname__}() got multiple values '
-                            f'for argument {name!r}.'
-                        )
-                        raise TypeError(msg)
-                    kwargs[name] = value
-                args = args[: declared - 1]
-            init(self, *args, **kwargs)
-
-        return cast('_Init', wrapper)
-
-    return decorate
 
 
 def _name_of(metric: object) -> str:

@@ -7,11 +7,11 @@ import numbers
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from drytorch.lib import schedulers
+from drytorch.lib._positional import reference_positionals
 from drytorch.lib.hooks.monitoring import (
     MetricMonitor,
     MonitoringHook,
     MonitorOptions,
-    reference_positionals,
 )
 from drytorch.lib.hooks.registry import _check_int
 
