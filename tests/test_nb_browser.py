@@ -326,6 +326,12 @@ def _set_theme(page: Any, theme: str) -> None:
         arg=theme,
         timeout=60_000,
     )
+    # the splash JupyterLab shows while it switches themes would cover the
+    # screenshot taken next
+    page.wait_for_function(
+        '() => !document.getElementById("jupyterlab-splash")',
+        timeout=60_000,
+    )
 
 
 def _save_and_read(page: Any, path: pathlib.Path) -> nbformat.NotebookNode:
